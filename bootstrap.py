@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Prepare bin/buildout for this checkout (standard library only).
+
+Steps, each skipped when already done:
+
+1. create a virtual environment in .venv/ with the running Python;
+2. install the zc.buildout, setuptools, pip and wheel versions pinned in
+   versions.cfg into it;
+3. run ``buildout bootstrap`` so that bin/buildout exists.
+
+The top-level file is the one given with -c; without -c it is taken from the
+SERVERS table below by this machine's hostname, and a machine not in the table
+is a developer's machine (buildout.cfg).
+
+Examples::
+
+    python3 bootstrap.py                     # developer machine: buildout.cfg
+    python3 bootstrap.py -c prod-web-1.cfg   # -c always wins
+    python3 bootstrap.py --build             # then run bin/buildout -N -c FILE
+"""
+
+import argparse
+import configparser
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import venv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(HERE, ".venv")
+STAMP = os.path.join(VENV, "surge-bootstrap.json")
+BOOTSTRAP_PINS = ("pip", "setuptools", "wheel", "zc.buildout")
+MINIMUM_PYTHON = (3, 10)
+
+# Which top-level file builds which production machine, by hostname (short or
+# fully qualified). A new server is one new top-level file plus one line here.
+SERVERS = {
+    "surge-web-1": "prod-web-1.cfg",
+    "surge-web-2": "prod-web-2.cfg",
+    "surge-app-1": "prod-app-master.cfg",
+    "surge-app-2": "prod-app-slave.cfg",
+}
+DEVELOPMENT = "buildout.cfg"
+
+
+class BootstrapError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def say(message):
+    print(f"bootstrap: {message}", flush=True)
+
+
+def config_for_host(hostname):
+    """The top-level file for a hostname: exact name, then its first label."""
+    for name in (hostname, hostname.split(".")[0]):
+        if name in SERVERS:
+            return SERVERS[name]
+    return DEVELOPMENT
+
+
+def read_versions(path=os.path.join(HERE, "versions.cfg")):
+    """Every pin of versions.cfg, {lower-case name: version}."""
+    parser = configparser.RawConfigParser(strict=False)
+    parser.optionxform = str.lower
+    if not parser.read(path):
+        raise BootstrapError(f"{path} is missing; it pins zc.buildout and setuptools")
+    if not parser.has_section("versions"):
+        raise BootstrapError(f"{path} has no [versions] section")
+    versions = dict(parser.items("versions"))
+    missing = [name for name in BOOTSTRAP_PINS if not versions.get(name, "").strip()]
+    if missing:
+        raise BootstrapError(f"{path}: [versions] has no pin for {', '.join(missing)}")
+    return versions
+
+
+def run(command, **kwargs):
+    say("running " + " ".join(command))
+    result = subprocess.run(command, cwd=HERE, **kwargs)
+    if result.returncode:
+        raise BootstrapError(f"{command[0]} failed with exit code {result.returncode}")
+
+
+def venv_python():
+    return os.path.join(VENV, "bin", "python")
+
+
+def ensure_venv(python_version_key):
+    """Create .venv unless it exists for this same Python."""
+    stamp = read_stamp()
+    if os.path.exists(venv_python()) and stamp.get("python") == python_version_key:
+        return False
+    say(f"creating the virtual environment {VENV}")
+    try:
+        venv.EnvBuilder(clear=True, with_pip=True).create(VENV)
+    except subprocess.CalledProcessError as error:
+        raise BootstrapError(
+            "could not create a virtual environment with pip "
+            f"({error}); on Debian install it with: apt-get install python3-venv"
+        )
+    return True
+
+
+def read_stamp():
+    try:
+        with open(STAMP) as stamp:
+            return json.load(stamp)
+    except (OSError, ValueError):
+        return {}
+
+
+def write_stamp(data):
+    with open(STAMP, "w") as stamp:
+        json.dump(data, stamp, indent=2, sort_keys=True)
+
+
+def install_pins(versions):
+    """Install the bootstrap distributions; their dependencies are pinned too."""
+    requirements = [f"{name}=={versions[name]}" for name in BOOTSTRAP_PINS]
+    constraints = os.path.join(VENV, "constraints.txt")
+    with open(constraints, "w") as stream:
+        stream.writelines(f"{name}=={version}\n" for name, version in sorted(versions.items()))
+    run([venv_python(), "-m", "pip", "install", "--quiet", "-c", constraints, *requirements])
+
+
+def buildout_script_ok():
+    """bin/buildout exists and runs this checkout's virtual environment."""
+    script = os.path.join(HERE, "bin", "buildout")
+    try:
+        with open(script) as handle:
+            first_line = handle.readline()
+    except OSError:
+        return False
+    return first_line.startswith("#!" + VENV)
+
+
+def bootstrap(config, force=False):
+    python_key = "%s %d.%d.%d" % ((sys.executable,) + sys.version_info[:3])
+    versions = read_versions()
+    pins = {name: versions[name] for name in BOOTSTRAP_PINS}
+    created = ensure_venv(python_key)
+    wanted = {
+        "python": python_key,
+        "pins": pins,
+        "config": config,
+        "config-digest": digest(os.path.join(HERE, config)),
+    }
+    stamp = read_stamp()
+    if created or force or stamp.get("pins") != pins:
+        install_pins(versions)
+        stamp = {}
+    if stamp == wanted and buildout_script_ok():
+        say(f"nothing to do: bin/buildout is ready for {config}")
+        return
+    run([os.path.join(VENV, "bin", "buildout"), "-N", "-c", config, "bootstrap"])
+    write_stamp(wanted)
+
+
+def digest(path):
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-c",
+        dest="config",
+        metavar="FILE",
+        help="top-level file to build (default: by hostname from the SERVERS "
+        "table in this script, else buildout.cfg)",
+    )
+    parser.add_argument(
+        "--build",
+        action="store_true",
+        help="run bin/buildout -N -c FILE once bin/buildout is ready",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="reinstall the pinned bootstrap distributions even if nothing changed",
+    )
+    parser.add_argument(
+        "--show-servers",
+        action="store_true",
+        help="print the hostname table and exit",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.show_servers:
+        for host, config in sorted(SERVERS.items()):
+            print(f"{host:20} {config}")
+        return 0
+    if sys.version_info[:2] < MINIMUM_PYTHON:
+        print("bootstrap: Python %d.%d or newer is needed" % MINIMUM_PYTHON, file=sys.stderr)
+        return 2
+    config = args.config or config_for_host(socket.gethostname())
+    if not os.path.exists(os.path.join(HERE, config)):
+        print(f"bootstrap: {config} does not exist in {HERE}", file=sys.stderr)
+        return 2
+    if not args.config:
+        say(f"using {config} for host {socket.gethostname()}")
+    try:
+        bootstrap(config, force=args.force)
+        if args.build:
+            run([os.path.join(HERE, "bin", "buildout"), "-N", "-c", config])
+    except BootstrapError as error:
+        print(f"bootstrap: {error}", file=sys.stderr)
+        return 1
+    if not args.build:
+        say(f"next: bin/buildout -c {config}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

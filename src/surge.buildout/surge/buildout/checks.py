@@ -1,0 +1,165 @@
+"""Recipe surge.buildout:checks: validate the shared settings before any part is touched.
+
+It is the first part of every build (buildout.d/base.cfg: ``parts = checks``).
+zc.buildout constructs every recipe before it uninstalls or installs anything,
+so an error raised here leaves every file of the previous build in place.
+
+What it checks, reporting every problem at once with file, section and key:
+
+- every ``${hosts:KEY}``, ``${ports:KEY}``, ``${users:KEY}``, ``${listen:KEY}``
+  and ``${...-settings:KEY}`` reference names a key that some file sets;
+- every [ports] value is a whole number from 1 to 65535;
+- every [hosts] value is a host name or an IP address;
+- every [users] value is a user name (and, in production, exists here);
+- no two [listen] entries use the same port on the same host. An entry is
+  ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports.
+"""
+
+import ipaddress
+import pwd
+import re
+import socket
+
+from surge.buildout.origin import fail, raw, where
+
+VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|settings|[\w.-]+-settings)$")
+REFERENCE = re.compile(r"\$\{([\w.-]+):([\w.-]+)\}")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+LISTEN = re.compile(r"^\s*(?P<host>\[[^\]]+\]|[^:\s]+):(?P<port>\d+)(\+(?P<count>\d+))?\s*$")
+WILDCARDS = {"*", "0.0.0.0", "::", "[::]"}
+
+
+class Checks:
+    def __init__(self, buildout, name, options):
+        self.buildout = buildout
+        fail(missing_references(buildout))
+        problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout)
+        fail(problems)
+        fail(collisions(buildout))
+
+    def install(self):
+        return ()
+
+    update = install
+
+
+def missing_references(buildout):
+    """References into value sections that no file sets."""
+    config = raw(buildout)
+    problems = []
+    for section, values in sorted(config.items()):
+        for key, value in sorted(values.items()):
+            for target, target_key in REFERENCE.findall(value):
+                if not VALUE_SECTIONS.match(target):
+                    continue
+                if target_key not in config.get(target, {}):
+                    problems.append(
+                        f"{where(buildout, section, key)} refers to ${{{target}:{target_key}}}, "
+                        f"but no file sets [{target}] {target_key}"
+                    )
+    return problems
+
+
+def bad_ports(buildout):
+    problems = []
+    for key in sorted(raw(buildout).get("ports", {})):
+        value = buildout["ports"][key].strip()
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            problems.append(f"{where(buildout, 'ports', key)} = {value!r} is not a port number (1 to 65535)")
+    return problems
+
+
+def valid_host(value):
+    if value in WILDCARDS:
+        return True
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return True
+    except ValueError:
+        return bool(HOSTNAME.match(value))
+
+
+def bad_hosts(buildout):
+    problems = []
+    for key in sorted(raw(buildout).get("hosts", {})):
+        value = buildout["hosts"][key].strip()
+        if not valid_host(value):
+            problems.append(f"{where(buildout, 'hosts', key)} = {value!r} is not a host name or IP address")
+    return problems
+
+
+def bad_users(buildout):
+    production = buildout["settings"].get("mode", "development") == "production"
+    problems = []
+    for key in sorted(raw(buildout).get("users", {})):
+        value = buildout["users"][key].strip()
+        if not USERNAME.match(value):
+            problems.append(f"{where(buildout, 'users', key)} = {value!r} is not a user name")
+            continue
+        if production:
+            try:
+                pwd.getpwnam(value)
+            except KeyError:
+                problems.append(
+                    f"{where(buildout, 'users', key)} = {value!r}: no such user on this machine "
+                    f"(create it with: adduser --system {value})"
+                )
+    return problems
+
+
+def listen_entries(buildout):
+    """[(key, host, first_port, last_port)] from [listen], or problems."""
+    entries, problems = [], []
+    for key in sorted(raw(buildout).get("listen", {})):
+        value = buildout["listen"][key]
+        match = LISTEN.match(value)
+        if not match:
+            problems.append(f"{where(buildout, 'listen', key)} = {value!r} is not HOST:PORT or HOST:PORT+COUNT")
+            continue
+        first = int(match["port"])
+        count = int(match["count"] or 1)
+        last = first + count - 1
+        if not (1 <= first and last <= 65535 and count >= 1):
+            problems.append(f"{where(buildout, 'listen', key)} = {value!r} leaves the port range 1 to 65535")
+            continue
+        entries.append((key, match["host"].strip("[]"), first, last))
+    return entries, problems
+
+
+def address_of(host):
+    """Compare hosts by address, so that localhost and 127.0.0.1 collide."""
+    if host in WILDCARDS:
+        return "*"
+    try:
+        return socket.getaddrinfo(host, None)[0][4][0]
+    except OSError:
+        return host
+
+
+def collisions(buildout):
+    entries, problems = listen_entries(buildout)
+    resolved = [(key, host, address_of(host), first, last) for key, host, first, last in entries]
+    for index, (key, host, address, first, last) in enumerate(resolved):
+        for other_key, other_host, other_address, other_first, other_last in resolved[index + 1:]:
+            same_host = address == other_address or "*" in (address, other_address)
+            if same_host and first <= other_last and other_first <= last:
+                port = max(first, other_first)
+                problems.append(
+                    f"{where(buildout, 'listen', key)} ({host}:{first}"
+                    f"{'-%d' % last if last != first else ''}) and "
+                    f"{where(buildout, 'listen', other_key)} ({other_host}:{other_first}"
+                    f"{'-%d' % other_last if other_last != other_first else ''}) both use port {port}"
+                    f"{port_origin(buildout, key)}{port_origin(buildout, other_key)}"
+                )
+    return problems
+
+
+def port_origin(buildout, listen_key):
+    """'; [ports] x is set in y.cfg' for the [ports] keys a [listen] entry uses."""
+    value = raw(buildout)["listen"][listen_key]
+    return "".join(
+        f"; {where(buildout, 'ports', key)} = {buildout['ports'][key]}"
+        for section, key in REFERENCE.findall(value)
+        if section == "ports" and key in raw(buildout).get("ports", {})
+    )
