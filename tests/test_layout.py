@@ -1,0 +1,115 @@
+"""The layout rules of DESIGN.md section 3 and README.rst's promises."""
+
+import configparser
+import glob
+import os
+import re
+
+import pytest
+import zc.buildout.buildout
+
+from conftest import REPO, TOP_LEVEL_FILES, repo_path
+
+FRAGMENTS = sorted(glob.glob(repo_path("buildout.d", "*.cfg")))
+TEMPLATES = sorted(glob.glob(repo_path("buildout.d", "templates", "*")))
+VALUE_SECTIONS = {"hosts", "ports", "users"}
+
+
+def read_config(path):
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(path)
+    return parser
+
+
+def fragment_id(path):
+    return os.path.basename(path)
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL_FILES)
+def test_top_level_file_only_extends_and_sets_values(name):
+    config = read_config(repo_path(name))
+    assert config.options("buildout") == ["extends"], f"{name}: [buildout] may only hold extends"
+    with_recipe = [section for section in config.sections() if config.has_option(section, "recipe")]
+    assert not with_recipe, f"{name}: sections with recipes {with_recipe}; top-level files only set values"
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL_FILES)
+def test_top_level_file_extends_base_first(name):
+    extends = read_config(repo_path(name)).get("buildout", "extends").split()
+    assert extends[0] == "buildout.d/base.cfg"
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL_FILES)
+def test_top_level_file_parses_and_every_part_has_a_recipe(name):
+    os.chdir(REPO)
+    buildout = zc.buildout.buildout.Buildout(repo_path(name), [])
+    parts = buildout._raw["buildout"]["parts"].split()
+    assert parts[:2] == ["checks", "secrets"], "the checks and secrets must run first"
+    for part in parts:
+        assert "recipe" in buildout._raw.get(part, {}), f"{name}: part {part} has no section with a recipe"
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=fragment_id)
+def test_fragment_has_a_banner(path):
+    with open(path) as stream:
+        text = stream.read()
+    head = text.lstrip().splitlines()[:3]
+    assert all(line.startswith("#") for line in head), "a fragment opens with its banner"
+    banner = text.split("\n[", 1)[0]
+    for word in ("Requires:", "Reads:", "Defines:"):
+        assert word in banner, f"the banner says what it {word.lower().rstrip(':')}"
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=fragment_id)
+def test_fragment_never_extends_base(path):
+    config = read_config(path)
+    extends = config.get("buildout", "extends", fallback="")
+    assert "base.cfg" not in extends, "re-extending base.cfg drops the parts of earlier fragments"
+
+
+@pytest.mark.parametrize("path", [p for p in FRAGMENTS if not p.endswith("base.cfg")], ids=fragment_id)
+def test_fragment_adds_parts_and_never_resets_them(path):
+    text = open(path).read()
+    assert not re.search(r"^parts\s*=", text, re.M), "a fragment adds itself with parts +="
+
+
+@pytest.mark.parametrize("path", [p for p in FRAGMENTS if not p.endswith("base.cfg")], ids=fragment_id)
+def test_fragment_never_sets_shared_defaults(path):
+    config = read_config(path)
+    for section in VALUE_SECTIONS & set(config.sections()):
+        assert not config.options(section), f"[{section}] defaults live in buildout.d/base.cfg only"
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SECTIONS))
+def test_every_default_has_a_comment(name):
+    lines = open(repo_path("buildout.d", "base.cfg")).read().split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
+    previous = ""
+    for line in lines.splitlines():
+        if re.match(r"^[\w.-]+\s*=", line):
+            assert previous.startswith("#"), f"[{name}] {line.split('=')[0].strip()} has no comment"
+        previous = line
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=fragment_id)
+def test_template_names_no_site(path):
+    assert "example.org" not in open(path).read(), "sites belong in [hosts], not in templates"
+
+
+def readme_commands():
+    """The first two lines of the README's literal blocks: site, then tests."""
+    text = open(repo_path("README.rst")).read()
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", text)
+    lines = [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    return lines[:2]
+
+
+def test_readme_starts_with_the_site_command_then_the_test_command():
+    site, tests = readme_commands()
+    assert site.startswith("python3 bootstrap.py") and "bin/instance fg" in site
+    assert "bin/pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command():
+    _, tests = readme_commands()
+    assert tests in open(repo_path(".ci", "run")).read()
