@@ -27,6 +27,8 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
+import urllib.request
 import venv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +36,8 @@ VENV = os.path.join(HERE, ".venv")
 STAMP = os.path.join(VENV, "surge-bootstrap.json")
 BOOTSTRAP_PINS = ("pip", "setuptools", "wheel", "zc.buildout")
 MINIMUM_PYTHON = (3, 10)
+# PyPI's simple index in its JSON form (PEP 691), which mirrors serve too.
+SIMPLE_INDEX = "https://pypi.org/simple/{name}/"
 
 # Which top-level file builds which production machine, by hostname (short or
 # fully qualified). A new server is one new top-level file plus one line here.
@@ -88,20 +92,55 @@ def venv_python():
     return os.path.join(VENV, "bin", "python")
 
 
-def ensure_venv(python_version_key):
+def have_ensurepip():
+    try:
+        import ensurepip  # noqa: F401  (Debian ships it in python3-venv)
+    except ImportError:
+        return False
+    return True
+
+
+def ensure_venv(python_version_key, pip_version):
     """Create .venv unless it exists for this same Python."""
     stamp = read_stamp()
     if os.path.exists(venv_python()) and stamp.get("python") == python_version_key:
         return False
     say(f"creating the virtual environment {VENV}")
+    with_ensurepip = have_ensurepip()
     try:
-        venv.EnvBuilder(clear=True, with_pip=True).create(VENV)
+        venv.EnvBuilder(clear=True, with_pip=with_ensurepip).create(VENV)
     except subprocess.CalledProcessError as error:
-        raise BootstrapError(
-            "could not create a virtual environment with pip "
-            f"({error}); on Debian install it with: apt-get install python3-venv"
-        )
+        raise BootstrapError(f"could not create a virtual environment: {error}")
+    if not with_ensurepip:
+        install_pip_from_pypi(venv_python(), pip_version)
     return True
+
+
+def install_pip_from_pypi(python, version):
+    """Without ensurepip (Debian without python3-venv): pip runs from its own wheel."""
+    say(f"no ensurepip here; fetching pip {version} from PyPI")
+    filename = f"pip-{version}-py3-none-any.whl"
+    request = urllib.request.Request(
+        SIMPLE_INDEX.format(name="pip"), headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            files = json.load(answer)["files"]
+        wheel = next(f for f in files if f["filename"] == filename)
+        with urllib.request.urlopen(wheel["url"], timeout=120) as answer:
+            data = answer.read()
+    except (OSError, ValueError, KeyError, StopIteration) as error:
+        raise BootstrapError(
+            f"could not fetch {filename} from PyPI ({error!r}); "
+            "or install Debian's ensurepip: apt-get install python3-venv"
+        )
+    if hashlib.sha256(data).hexdigest() != wheel["hashes"]["sha256"]:
+        raise BootstrapError(f"{wheel['filename']} does not match PyPI's sha256 digest")
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, filename)
+        with open(path, "wb") as stream:
+            stream.write(data)
+        run([python, os.path.join(path, "pip"), "install", "--quiet", path])
 
 
 def read_stamp():
@@ -141,7 +180,7 @@ def bootstrap(config, force=False):
     python_key = "%s %d.%d.%d" % ((sys.executable,) + sys.version_info[:3])
     versions = read_versions()
     pins = {name: versions[name] for name in BOOTSTRAP_PINS}
-    created = ensure_venv(python_key)
+    created = ensure_venv(python_key, pins["pip"])
     wanted = {
         "python": python_key,
         "pins": pins,

@@ -1,0 +1,64 @@
+"""bootstrap.py: help, the hostname table, and a fast second run."""
+
+import importlib.util
+import os
+import time
+
+import pytest
+
+from conftest import PRODUCTION_FILES, PYTHON, repo_path, run
+
+
+def load_bootstrap():
+    spec = importlib.util.spec_from_file_location("bootstrap", repo_path("bootstrap.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_help_explains_it():
+    output = run([PYTHON, "bootstrap.py", "--help"]).stdout
+    assert "-c FILE" in output and "--build" in output and "hostname" in output
+
+
+@pytest.mark.parametrize("hostname, expected", [
+    ("surge-web-1", "prod-web-1.cfg"),
+    ("surge-web-1.example.net", "prod-web-1.cfg"),
+    ("surge-app-2", "prod-app-slave.cfg"),
+    ("laptop", "buildout.cfg"),
+])
+def test_hostname_picks_the_top_level_file(hostname, expected):
+    assert load_bootstrap().config_for_host(hostname) == expected
+
+
+def test_every_production_file_has_a_host():
+    assert sorted(set(load_bootstrap().SERVERS.values())) == sorted(PRODUCTION_FILES)
+
+
+def test_every_mapped_file_exists():
+    for config in load_bootstrap().SERVERS.values():
+        assert os.path.exists(repo_path(config))
+
+
+def test_unknown_file_is_refused():
+    result = run([PYTHON, "bootstrap.py", "-c", "nonexistent.cfg"], check=False)
+    assert result.returncode == 2 and "nonexistent.cfg does not exist" in result.stdout
+
+
+def test_second_run_does_nothing_quickly():
+    run([PYTHON, "bootstrap.py"])
+    started = time.monotonic()
+    output = run([PYTHON, "bootstrap.py"]).stdout
+    assert "nothing to do" in output
+    print(f"second bootstrap run took {time.monotonic() - started:.2f} s")
+
+
+def test_pip_comes_from_pypi_where_ensurepip_is_missing(tmp_path):
+    """Debian without python3-venv has venv but no ensurepip."""
+    bootstrap = load_bootstrap()
+    pip_version = bootstrap.read_versions()["pip"]
+    environment = tmp_path / "venv"
+    run([PYTHON, "-m", "venv", "--without-pip", str(environment)])
+    python = str(environment / "bin" / "python")
+    bootstrap.install_pip_from_pypi(python, pip_version)
+    assert f"pip {pip_version} " in run([python, "-m", "pip", "--version"]).stdout

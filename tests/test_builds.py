@@ -1,0 +1,113 @@
+"""Every top-level file builds in a clean copy of the repository.
+
+The development build is followed through to a running site: bin/create-site
+creates it once, and the front page is served with the Surge theme.
+"""
+
+import base64
+import configparser
+import os
+import re
+import stat
+import urllib.request
+
+import pytest
+
+from conftest import PRODUCTION_FILES, PYTHON, copy_checkout, free_port, run, wait_for_http
+
+STRICT = "buildout:allow-picked-versions=false"
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("checkout"))
+    copy_checkout(directory)
+    run([PYTHON, "bootstrap.py"], cwd=directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def dev_build(checkout):
+    port = free_port()
+    first = run(["bin/buildout", "-N", STRICT, f"ports:instance={port}"], cwd=checkout, timeout=1500)
+    return checkout, port, first.stdout
+
+
+def secrets_of(directory):
+    parser = configparser.RawConfigParser()
+    parser.read(os.path.join(directory, "secrets.cfg"))
+    return dict(parser.items("secrets"))
+
+
+@pytest.mark.slow
+def test_dev_build_generates_secrets_once_and_prints_them(dev_build):
+    directory, port, output = dev_build
+    secrets = secrets_of(directory)
+    assert f"zope-admin-password = {secrets['zope-admin-password']}" in output
+    assert stat.S_IMODE(os.stat(os.path.join(directory, "secrets.cfg")).st_mode) == 0o600
+    again = run(["bin/buildout", "-N", STRICT, f"ports:instance={port}"], cwd=directory).stdout
+    assert "generated development secrets" not in again
+    assert secrets_of(directory) == secrets
+
+
+@pytest.mark.slow
+def test_dev_build_installs_the_tools(dev_build):
+    directory = dev_build[0]
+    for script in ("instance", "create-site", "test", "coverage", "versioncheck", "mkrelease",
+                   "mrbob", "ruff", "bpython", "sphinx-build", "docs", "pytest", "develop"):
+        assert os.access(os.path.join(directory, "bin", script), os.X_OK), f"bin/{script} is missing"
+    assert os.path.isdir(os.path.join(directory, "parts", "omelette", "plone", "app", "caching"))
+
+
+@pytest.mark.slow
+def test_dev_site_is_created_once_and_served_with_the_theme(dev_build, servers):
+    directory, port, _ = dev_build
+    created = run(["bin/create-site"], cwd=directory, timeout=600).stdout
+    assert "created /Plone with surge.policy:default" in created
+
+    instance = servers.start(["bin/instance", "fg"], cwd=directory,
+                             log_path=os.path.join(directory, "instance.log"))
+    url = f"http://localhost:{port}/Plone"
+    wait_for_http(url, deadline_seconds=180, process=instance.process)
+    with urllib.request.urlopen(url) as response:
+        page = response.read().decode()
+        cache_control = response.headers["Cache-Control"]
+    assert 'id="surge-brand"' in page and "++theme++surge/surge.css" in page
+    assert "s-maxage=300" in cache_control
+
+    # The embedded database takes a second process while the instance runs.
+    again = run(["bin/create-site"], cwd=directory, timeout=600).stdout
+    assert "/Plone exists; nothing to do" in again
+
+    password = secrets_of(directory)["zope-admin-password"]
+    request = urllib.request.Request(f"http://localhost:{port}/manage_main")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{password}".encode()).decode())
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200 and "Plone" in response.read().decode()
+
+
+@pytest.fixture(scope="module")
+def prod_secrets(tmp_path_factory):
+    path = tmp_path_factory.mktemp("secrets") / "secrets.cfg"
+    path.write_text("[secrets]\nzope-admin-password = Vq7-3xRk_pL9mZ2tWc8bYh4N\n")
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRODUCTION_FILES)
+def test_production_file_builds_with_its_secrets(checkout, prod_secrets, name):
+    output = run(["bin/buildout", "-N", "-c", name, f"settings:secrets-file={prod_secrets}",
+                  "users:zope=nobody"], cwd=checkout, timeout=900).stdout
+    assert "Installing checks." in output or "Updating checks." in output
+    assert not re.search(r"^Picked", output, re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRODUCTION_FILES)
+def test_production_file_refuses_to_build_without_secrets(checkout, tmp_path, name):
+    missing = tmp_path / "secrets.cfg"
+    result = run(["bin/buildout", "-N", "-c", name, f"settings:secrets-file={missing}",
+                  "users:zope=nobody"], cwd=checkout, check=False)
+    assert result.returncode != 0
+    assert f"{missing} does not exist" in result.stdout and "zope-admin-password" in result.stdout
