@@ -54,7 +54,7 @@ def test_dev_build_generates_secrets_once_and_prints_them(dev_build):
 def test_dev_build_installs_the_tools(dev_build):
     directory = dev_build[0]
     for script in ("instance", "create-site", "test", "coverage", "versioncheck", "mkrelease",
-                   "mrbob", "ruff", "bpython", "sphinx-build", "docs", "pytest", "develop"):
+                   "mrbob", "bpython", "sphinx-build", "docs", "pytest", "develop"):
         assert os.access(os.path.join(directory, "bin", script), os.X_OK), f"bin/{script} is missing"
     assert os.path.isdir(os.path.join(directory, "parts", "omelette", "plone", "app", "caching"))
 

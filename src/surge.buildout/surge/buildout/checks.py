@@ -24,7 +24,8 @@ from surge.buildout.origin import fail, raw, where
 
 VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|settings|[\w.-]+-settings)$")
 REFERENCE = re.compile(r"\$\{([\w.-]+):([\w.-]+)\}")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 LISTEN = re.compile(r"^\s*(?P<host>\[[^\]]+\]|[^:\s]+):(?P<port>\d+)(\+(?P<count>\d+))?\s*$")
 WILDCARDS = {"*", "0.0.0.0", "::", "[::]"}

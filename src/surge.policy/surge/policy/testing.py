@@ -1,10 +1,6 @@
 """Test layers: a Plone site with surge.policy installed."""
 
-from plone.app.testing import FunctionalTesting
-from plone.app.testing import IntegrationTesting
-from plone.app.testing import PLONE_FIXTURE
-from plone.app.testing import PloneSandboxLayer
-from plone.app.testing import applyProfile
+from plone.app.testing import PLONE_FIXTURE, FunctionalTesting, IntegrationTesting, PloneSandboxLayer, applyProfile
 
 
 class SurgePolicyLayer(PloneSandboxLayer):
@@ -14,6 +10,7 @@ class SurgePolicyLayer(PloneSandboxLayer):
         import plone.app.caching
         import plone.classicui
         import plone.distribution
+
         import surge.policy
 
         # The "classic" distribution, which bin/create-site builds the site from.

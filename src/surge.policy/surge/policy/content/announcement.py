@@ -3,9 +3,10 @@
 from plone.app.textfield import RichText
 from plone.dexterity.content import Item
 from plone.supermodel import model
-from surge.policy import _
 from zope import schema
 from zope.interface import implementer
+
+from surge.policy import _
 
 
 class IAnnouncement(model.Schema):

@@ -19,8 +19,8 @@ def open_zope(zope_conf):
     from AccessControl import SpecialUsers
     from AccessControl.SecurityManagement import newSecurityManager
     from Testing.makerequest import makerequest
-    from Zope2.Startup.run import configure_wsgi
     from zope.globalrequest import setRequest
+    from Zope2.Startup.run import configure_wsgi
 
     configure_wsgi(zope_conf)
     import Zope2
@@ -34,8 +34,8 @@ def open_zope(zope_conf):
 
 def ensure_site(app, site_id, title):
     """Create the site unless it exists; True when it was created."""
-    from Products.CMFPlone.factory import addPloneSite
     from plone.base.interfaces import IPloneSiteRoot
+    from Products.CMFPlone.factory import addPloneSite
 
     existing = app.get(site_id)
     if existing is not None:

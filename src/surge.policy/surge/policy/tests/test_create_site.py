@@ -2,9 +2,9 @@
 
 import unittest
 
-from plone.app.testing import SITE_OWNER_NAME
-from plone.app.testing import login
+from plone.app.testing import SITE_OWNER_NAME, login
 from plone.base.interfaces import IPloneSiteRoot
+
 from surge.policy.scripts.create_site import ensure_site
 from surge.policy.testing import SURGE_POLICY_FUNCTIONAL_TESTING
 

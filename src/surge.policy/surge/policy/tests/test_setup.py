@@ -4,8 +4,8 @@ import json
 import unittest
 
 from plone import api
-from plone.app.testing import TEST_USER_ID
-from plone.app.testing import setRoles
+from plone.app.testing import TEST_USER_ID, setRoles
+
 from surge.policy.testing import SURGE_POLICY_INTEGRATION_TESTING
 
 

@@ -4,6 +4,7 @@ import unittest
 
 import transaction
 from plone.testing.zope import Browser
+
 from surge.policy.testing import SURGE_POLICY_FUNCTIONAL_TESTING
 
 
