@@ -55,15 +55,3 @@ def fail(problems):
             + "\n".join(f"  - {problem}" for problem in problems)
         )
 
-
-def integer(buildout, section, key, minimum=None, maximum=None):
-    """The integer value of [section] key, or a ConfigError naming where it was set."""
-    value = buildout[section][key].strip()
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{where(buildout, section, key)} = {value!r} is not a whole number")
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigError(f"{where(buildout, section, key)} = {number} must be {bounds}")
-    return number
