@@ -10,7 +10,8 @@ What it checks, reporting every problem at once with file, section and key:
   and ``${...-settings:KEY}`` reference names a key that some file sets;
 - every [ports] value is a whole number from 1 to 65535;
 - every [hosts] value is a host name or an IP address;
-- every [users] value is a user name (and, in production, exists here);
+- every [users] value is a user name, and in production every user this
+  build refers to (``${users:KEY}``) exists on this machine;
 - no two [listen] entries use the same port on the same host. An entry is
   ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports.
 """
@@ -56,7 +57,8 @@ def missing_references(buildout):
                     continue
                 if target_key not in config.get(target, {}):
                     problems.append(
-                        f"{where(buildout, section, key)} refers to ${{{target}:{target_key}}}, "
+                        f"{where(buildout, section, key, follow_references=False)} refers to "
+                        f"${{{target}:{target_key}}}, "
                         f"but no file sets [{target}] {target_key}"
                     )
     return problems
@@ -90,15 +92,27 @@ def bad_hosts(buildout):
     return problems
 
 
+def referenced(buildout, section):
+    """Keys of SECTION that some value of the configuration refers to."""
+    return {
+        key
+        for values in raw(buildout).values()
+        for value in values.values()
+        for target, key in REFERENCE.findall(value)
+        if target == section
+    }
+
+
 def bad_users(buildout):
     production = buildout["settings"].get("mode", "development") == "production"
+    used = referenced(buildout, "users")
     problems = []
     for key in sorted(raw(buildout).get("users", {})):
         value = buildout["users"][key].strip()
         if not USERNAME.match(value):
             problems.append(f"{where(buildout, 'users', key)} = {value!r} is not a user name")
             continue
-        if production:
+        if production and key in used:
             try:
                 pwd.getpwnam(value)
             except KeyError:

@@ -7,8 +7,11 @@ its shape changes.
 """
 
 import os
+import re
 
 import zc.buildout
+
+SINGLE_REFERENCE = re.compile(r"^\s*\$\{([\w.-]*):([\w.-]+)\}\s*$")
 
 _NOT_A_FILE = {
     "DEFAULT_VALUE": "zc.buildout's defaults",
@@ -40,8 +43,22 @@ def source_file(buildout, section, key):
     return source
 
 
-def where(buildout, section, key):
-    """'prod-web-1.cfg: [ports] nginx-https' for messages."""
+def follow(buildout, section, key):
+    """Where a value really comes from: a value that is just ${other:key} leads there."""
+    seen = set()
+    while (section, key) not in seen:
+        seen.add((section, key))
+        match = SINGLE_REFERENCE.match(buildout._raw.get(section, {}).get(key, ""))
+        if not match:
+            break
+        section, key = match.group(1) or section, match.group(2)
+    return section, key
+
+
+def where(buildout, section, key, follow_references=True):
+    """'prod-web-1.cfg: [ports] nginx-https' for messages, naming the setting a user edits."""
+    if follow_references:
+        section, key = follow(buildout, section, key)
     return f"{source_file(buildout, section, key)}: [{section}] {key}"
 
 

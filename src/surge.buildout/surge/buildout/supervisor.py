@@ -1,0 +1,59 @@
+"""Recipe surge.buildout:supervisor: one supervisord.conf from what the fragments add.
+
+A surge.buildout:template whose options also include:
+
+programs
+    Names of sections, one per program, which fragments add with
+    ``programs +=``. Each program section (built on [program-defaults] with
+    ``<=``) has: name, command, priority (a whole number; lower starts first
+    and stops last), user (empty: supervisord's own), directory,
+    startsecs, stopwaitsecs, stopsignal, autorestart, environment.
+
+Derived for the template: ``programs``, in start order, each a dictionary
+with ``name`` and ``settings`` (supervisor's option names and values, empty
+values left out).
+"""
+
+from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.template import Template
+
+REQUIRED = ("name", "command", "priority")
+WHOLE_NUMBERS = ("priority", "startsecs", "stopwaitsecs")
+# Program keys passed on to supervisord (dashes become underscores).
+SETTINGS = (
+    "command", "priority", "user", "directory", "environment", "autorestart", "startsecs",
+    "stopwaitsecs", "stopsignal", "stopasgroup", "killasgroup", "redirect-stderr",
+    "stdout-logfile", "stdout-logfile-maxbytes", "stdout-logfile-backups",
+)
+
+
+class Supervisor(Template):
+    def derive(self):
+        names = self.options.get("programs", "").split()
+        if not names:
+            raise ConfigError(f"{where(self.buildout, self.name, 'programs')} lists no program")
+        programs, problems = [], []
+        for section in names:
+            if section not in self.buildout._raw:
+                problems.append(f"{where(self.buildout, self.name, 'programs')}: no section [{section}]")
+                continue
+            program = dict(self.buildout[section])
+            problems.extend(
+                f"{where(self.buildout, section, key)} is missing" for key in REQUIRED if not program.get(key)
+            )
+            problems.extend(
+                f"{where(self.buildout, section, key)} = {program[key]!r} is not a whole number"
+                for key in WHOLE_NUMBERS if key in program and not program[key].strip().isdigit()
+            )
+            programs.append(program)
+        fail(problems)
+        duplicates = {p["name"] for p in programs if [q["name"] for q in programs].count(p["name"]) > 1}
+        fail([f"{where(self.buildout, self.name, 'programs')}: two programs are named {name!r}"
+              for name in sorted(duplicates)])
+        return {"programs": [
+            {"name": program["name"],
+             # A command written over several lines in buildout is one line here.
+             "settings": [(key.replace("-", "_"), " ".join(program[key].split())) for key in SETTINGS
+                          if program.get(key, "").strip()]}
+            for program in sorted(programs, key=lambda program: int(program["priority"]))
+        ]}
