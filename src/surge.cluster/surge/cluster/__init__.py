@@ -1,0 +1,1 @@
+"""The four Surge servers on one machine."""

@@ -1,0 +1,113 @@
+"""bin/cluster: build and check the four production servers on this one machine.
+
+Each server gets its own directory under the cluster root (var/cluster by
+default) holding a copy of this repository, as if it were its own machine,
+and is built from its unchanged production top-level file plus the loopback
+overlay (cluster.cfg): web-1 on 127.0.1.11, web-2 on 127.0.1.12, app-master on
+127.0.1.21, app-slave on 127.0.1.22; HTTPS on 8443, HTTP on 8080.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from surge.cluster import checkout, overlay, tls
+from surge.cluster.checks import check_server
+from surge.cluster.topology import SERVERS, select
+
+
+def say(message):
+    print(f"cluster: {message}", flush=True)
+
+
+def run(command, cwd):
+    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        print(result.stdout, flush=True)
+        raise SystemExit(f"cluster: {' '.join(command)} failed in {cwd} (exit {result.returncode})")
+    return result.stdout
+
+
+def make_traversable(root):
+    """Daemons drop to their own users (www-data, varnish): they must reach their files."""
+    os.chmod(root, 0o755)
+    parent = os.path.dirname(root)
+    while parent not in ("/", ""):
+        if os.stat(parent).st_mode & 0o001 == 0:
+            raise SystemExit(
+                f"cluster: {parent} is closed to other users, so nginx and Varnish (www-data, varnish) "
+                f"could not reach {root}; run chmod o+x {parent}, or choose --root elsewhere"
+            )
+        parent = os.path.dirname(parent)
+
+
+def build_server(repository, root, server, python):
+    started = time.monotonic()
+    directory = os.path.join(root, server.name)
+    os.makedirs(directory, exist_ok=True)
+    copied = checkout.sync(repository, directory)
+    certificate = key = None
+    if server.web:
+        certificate, key = tls.ensure_server_certificate(os.path.join(root, "tls"), server.name, server.address)
+    config = overlay.write_overlay(directory, overlay.overlay_text(server, root, certificate, key))
+    new = overlay.ensure_secrets(os.path.join(root, "secrets.cfg"), overlay.secret_names(config))
+    say(f"{server.name}: {copied} files updated, {len(new)} new secrets; building {server.config} + {overlay.OVERLAY}")
+    run([python, "bootstrap.py", "-c", overlay.OVERLAY], cwd=directory)
+    output = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", overlay.OVERLAY], cwd=directory)
+    written = [line for line in output.splitlines() if line.startswith("surge: ")]
+    for line in written:
+        say(f"{server.name}: {line[len('surge: '):]}")
+    say(f"{server.name}: built in {time.monotonic() - started:.0f} s")
+
+
+def build(repository, root, servers):
+    os.makedirs(os.path.join(root, "releases"), exist_ok=True)
+    make_traversable(root)
+    python = shutil.which("python3") or sys.executable
+    for server in servers:
+        build_server(repository, root, server, python)
+    return 0
+
+
+def check(root, servers):
+    failures = 0
+    for server in servers:
+        directory = os.path.join(root, server.name)
+        if not os.path.exists(os.path.join(directory, ".installed.cfg")):
+            print(f"{server.name:11} not built (bin/cluster build {server.name})")
+            failures += 1
+            continue
+        results = check_server(directory)
+        if not results:
+            print(f"{server.name:11} no checked files")
+        for output, ok, message in results:
+            name = os.path.relpath(output, directory)
+            if ok:
+                print(f"{server.name:11} {name:28} ok ({message})")
+            else:
+                failures += 1
+                print(f"{server.name:11} {name:28} FAILED: {message}")
+    return 1 if failures else 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="cluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["build", "check"],
+                        help="build: build the servers; check: run every rendered file through its checker")
+    parser.add_argument("servers", nargs="*", metavar="SERVER",
+                        help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
+    parser.add_argument("--root", help="the cluster's directory (default: var/cluster of this checkout)")
+    return parser.parse_args(argv)
+
+
+def main(repository, argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    root = os.path.abspath(args.root or os.path.join(repository, "var", "cluster"))
+    servers = select(args.servers)
+    if args.command == "build":
+        return build(repository, root, servers)
+    return check(root, servers)
