@@ -12,6 +12,8 @@ import urllib.request
 
 import pytest
 
+from surge.cluster.checkout import sync
+
 REPO = os.environ.get("SURGE_BUILDOUT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOP_LEVEL_FILES = ["buildout.cfg", "prod-app-master.cfg", "prod-app-slave.cfg", "prod-web-1.cfg", "prod-web-2.cfg"]
 PRODUCTION_FILES = [name for name in TOP_LEVEL_FILES if name.startswith("prod-")]
@@ -36,21 +38,9 @@ def run(command, cwd=REPO, timeout=900, check=True, env=None):
     return result
 
 
-def tracked_files():
-    """The files a clean clone would have (tracked, plus new files not ignored)."""
-    listing = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, stdout=subprocess.PIPE, check=True,
-    ).stdout.decode()
-    return [name for name in listing.split("\0") if name and os.path.exists(repo_path(name))]
-
-
 def copy_checkout(destination):
     """Copy this repository as a clean clone would have it."""
-    for name in tracked_files():
-        target = os.path.join(destination, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(repo_path(name), target)
+    sync(REPO, destination)
     return destination
 
 

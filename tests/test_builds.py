@@ -1,19 +1,18 @@
-"""Every top-level file builds in a clean copy of the repository.
-
-The development build is followed through to a running site: bin/create-site
-creates it once, and the front page is served with the Surge theme.
+"""The development build, in a clean copy of the repository, through to a
+running site: bin/create-site creates it once, and the front page is served
+with the Surge theme. (The production files are built by bin/cluster in
+test_web_tier.py.)
 """
 
 import base64
 import configparser
 import os
-import re
 import stat
 import urllib.request
 
 import pytest
 
-from conftest import PRODUCTION_FILES, PYTHON, copy_checkout, free_port, run, wait_for_http
+from conftest import PYTHON, copy_checkout, free_port, run, wait_for_http
 
 STRICT = "buildout:allow-picked-versions=false"
 
@@ -84,30 +83,3 @@ def test_dev_site_is_created_once_and_served_with_the_theme(dev_build, servers):
     request.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{password}".encode()).decode())
     with urllib.request.urlopen(request) as response:
         assert response.status == 200 and "Plone" in response.read().decode()
-
-
-@pytest.fixture(scope="module")
-def prod_secrets(tmp_path_factory):
-    path = tmp_path_factory.mktemp("secrets") / "secrets.cfg"
-    path.write_text("[secrets]\nzope-admin-password = Vq7-3xRk_pL9mZ2tWc8bYh4N\n")
-    path.chmod(0o600)
-    return str(path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", PRODUCTION_FILES)
-def test_production_file_builds_with_its_secrets(checkout, prod_secrets, name):
-    output = run(["bin/buildout", "-N", "-c", name, f"settings:secrets-file={prod_secrets}",
-                  "users:zope=nobody"], cwd=checkout, timeout=900).stdout
-    assert "Installing checks." in output or "Updating checks." in output
-    assert not re.search(r"^Picked", output, re.M)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", PRODUCTION_FILES)
-def test_production_file_refuses_to_build_without_secrets(checkout, tmp_path, name):
-    missing = tmp_path / "secrets.cfg"
-    result = run(["bin/buildout", "-N", "-c", name, f"settings:secrets-file={missing}",
-                  "users:zope=nobody"], cwd=checkout, check=False)
-    assert result.returncode != 0
-    assert f"{missing} does not exist" in result.stdout and "zope-admin-password" in result.stdout

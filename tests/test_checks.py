@@ -26,6 +26,7 @@ def config_text(directory, port, overrides):
             "parts +": "demo",
         },
         "releases": {"find-links": ""},
+        "secrets": {"names +": "zope-admin-password"},
         "settings": {"secrets-file": os.path.join(directory, "secrets.cfg")},
         "users": {"zope": "nobody"},
         "ports": {"demo": str(port)},
@@ -36,6 +37,7 @@ def config_text(directory, port, overrides):
             "output": "${buildout:directory}/etc/demo.py",
             "check": f"{PYTHON} -m py_compile {{file}}",
             "greeting": "hello",
+            "user": "${users:zope}",
         },
     }
     for section, values in overrides.items():

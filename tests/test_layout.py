@@ -4,11 +4,14 @@ import configparser
 import glob
 import os
 import re
+import sys
 
 import pytest
 import zc.buildout.buildout
 
 from conftest import REPO, TOP_LEVEL_FILES, repo_path
+
+sys.path.insert(0, repo_path("docs", "_ext"))
 
 FRAGMENTS = sorted(glob.glob(repo_path("buildout.d", "*.cfg")))
 TEMPLATES = sorted(glob.glob(repo_path("buildout.d", "templates", "*")))
@@ -34,10 +37,25 @@ def test_top_level_file_only_extends_and_sets_values(name):
     assert not with_recipe, f"{name}: sections with recipes {with_recipe}; top-level files only set values"
 
 
+def flattened_extends(name):
+    """The files a top-level file extends, in order, a twin top-level file expanded."""
+    files = []
+    for extended in read_config(repo_path(name)).get("buildout", "extends").split():
+        files.extend(flattened_extends(extended) if extended in TOP_LEVEL_FILES else [extended])
+    return files
+
+
 @pytest.mark.parametrize("name", TOP_LEVEL_FILES)
 def test_top_level_file_extends_base_first(name):
-    extends = read_config(repo_path(name)).get("buildout", "extends").split()
-    assert extends[0] == "buildout.d/base.cfg"
+    assert flattened_extends(name)[0] == "buildout.d/base.cfg"
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL_FILES)
+def test_programs_are_added_after_supervisor_cfg_sets_them(name):
+    files = flattened_extends(name)
+    adders = [f for f in files if re.search(r"^programs \+=", open(repo_path(f)).read(), re.M)]
+    for adder in adders:
+        assert "buildout.d/supervisor.cfg" in files[:files.index(adder)], f"{adder} comes before supervisor.cfg"
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL_FILES)
@@ -113,3 +131,24 @@ def test_readme_starts_with_the_site_command_then_the_test_command():
 def test_ci_runs_the_readme_test_command():
     _, tests = readme_commands()
     assert tests in open(repo_path(".ci", "run")).read()
+
+
+def settings_sections(path):
+    return [section for section in read_config(path).sections() if section.endswith("-settings")]
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=fragment_id)
+def test_every_setting_has_a_reason(path):
+    from fragment_settings import read_settings
+
+    for section in settings_sections(path):
+        for key, _default, reason in read_settings(path, section):
+            assert reason, f"[{section}] {key} has no comment giving the reason for its default"
+
+
+@pytest.mark.parametrize("path", [p for p in FRAGMENTS if settings_sections(p)], ids=fragment_id)
+def test_every_settings_section_is_documented(path):
+    relative = os.path.relpath(path, REPO)
+    docs = "".join(open(page).read() for page in glob.glob(repo_path("docs", "**", "*.rst"), recursive=True))
+    for section in settings_sections(path):
+        assert f".. fragment-settings:: {relative} {section}" in docs, f"[{section}] has no table in docs/"

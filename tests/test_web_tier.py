@@ -1,0 +1,331 @@
+"""The web tier: both web servers built by bin/cluster, every file checked by its
+daemon, and web-1's real nginx and Varnish (under its supervisord) in front of
+a stand-in backend on app-master's address.
+"""
+
+import gzip
+import http.client
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from conftest import Server, repo_path, run
+from standin import StandIn
+
+WEB_1, APP_MASTER = "127.0.1.11", "127.0.1.21"
+HTTPS, HTTP, VARNISH, STATUS, HAPROXY = 8443, 8080, 6081, 8090, 8200
+VHM = f"/VirtualHostBase/https/{WEB_1}:{HTTPS}/Plone/VirtualHostRoot"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """All four servers built into a cluster root of their own (daemons must reach it)."""
+    root = tempfile.mkdtemp(prefix="surge-cluster-", dir="/tmp")
+    try:
+        built = run([repo_path("bin", "cluster"), "build", "--root", root], timeout=1200).stdout
+        yield root, built
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    standin = StandIn(APP_MASTER, HAPROXY).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def web_1(cluster, backend):
+    root, _ = cluster
+    directory = os.path.join(root, "web-1")
+    supervisord = Server([os.path.join(directory, "bin", "supervisord"), "-n"], directory,
+                         os.path.join(root, "web-1-supervisord.log"))
+    try:
+        wait_until(lambda: https("GET", "/_surge/busy", root)[0] == 503, 60, "nginx answers")
+        wait_until(lambda: varnish_sees_backend(directory, "healthy"), 60, "Varnish sees the backend healthy")
+        wait_until(lambda: all_running(directory), 60, "supervisord counts every program as started")
+        yield root
+    finally:
+        supervisord.stop()
+
+
+def program_states(directory):
+    output = run([os.path.join(directory, "bin", "supervisorctl"), "status"], check=False).stdout
+    return [line.split()[:2] for line in output.splitlines()]
+
+
+def all_running(directory):
+    states = program_states(directory)
+    return bool(states) and all(state == "RUNNING" for _, state in states)
+
+
+def wait_until(condition, deadline_seconds, what):
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"waited {deadline_seconds} s for: {what}")
+
+
+def tls_context(root, **versions):
+    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    for name, value in versions.items():
+        setattr(context, name, value)
+    return context
+
+
+def https(method, path, root, headers=None, source=None, context=None):
+    """(status, headers, body) of a request to web-1's nginx."""
+    connection = http.client.HTTPSConnection(WEB_1, HTTPS, context=context or tls_context(root), timeout=30,
+                                             source_address=(source, 0) if source else None)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def plain(method, host, port, path, headers=None, source=None):
+    connection = http.client.HTTPConnection(host, port, timeout=30, source_address=(source, 0) if source else None)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def varnish_sees_backend(directory, state):
+    listing = subprocess.run(
+        ["varnishadm", "-n", os.path.join(directory, "var", "varnish"), "backend.list"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ).stdout
+    return any("haproxy" in line and state in line for line in listing.splitlines())
+
+
+def new_path(prefix="page"):
+    return f"/{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# Building and checking
+
+
+def test_every_server_builds_from_its_unchanged_production_file(cluster):
+    _, built = cluster
+    for name in ("web-1", "web-2", "app-master", "app-slave"):
+        assert f"cluster: {name}: built in" in built
+
+
+def test_cluster_check_passes_every_rendered_file(cluster):
+    root, _ = cluster
+    output = run([repo_path("bin", "cluster"), "check", "--root", root]).stdout
+    for server in ("web-1", "web-2"):
+        for name, checker in (("etc/nginx.conf", "nginx"), ("etc/varnish.vcl", "varnishd"),
+                              ("etc/supervisord.conf", "supervisor-check")):
+            assert any(line.split()[:3] == [server, name, "ok"] and checker in line
+                       for line in output.splitlines()), f"{server} {name} was not checked by {checker}"
+
+
+def test_cluster_check_fails_on_a_broken_live_file(cluster):
+    root, _ = cluster
+    vcl = os.path.join(root, "web-2", "etc", "varnish.vcl")
+    original = open(vcl).read()
+    try:
+        with open(vcl, "w") as stream:
+            stream.write("vcl 4.1;\nbackend {\n")
+        result = run([repo_path("bin", "cluster"), "check", "web-2", "--root", root], check=False)
+    finally:
+        with open(vcl, "w") as stream:
+            stream.write(original)
+    assert result.returncode == 1
+    failed = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and failed[0].split()[:2] == ["web-2", "etc/varnish.vcl"]
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("nginx-settings:certificate=", "[nginx-settings] certificate is empty"),
+    ("nginx-settings:key=/nonexistent/site.key", "[nginx-settings] key = /nonexistent/site.key: no such file"),
+    ("nginx-settings:zmi-allow=10.0.0.300", "'10.0.0.300' is not an address or network"),
+    ("varnish-settings:grace-sick=six hours", "[varnish-settings] grace-sick = 'six hours' is not a duration"),
+    ("settings:secrets-file=/nonexistent/secrets.cfg", "/nonexistent/secrets.cfg does not exist"),
+])
+def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
+    root, _ = cluster
+    directory = os.path.join(root, "web-2")
+    live = {name: open(os.path.join(directory, "etc", name)).read() for name in ("nginx.conf", "varnish.vcl")}
+    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting],
+                 cwd=directory, check=False)
+    assert result.returncode != 0 and message in result.stdout
+    for name, text in live.items():
+        assert open(os.path.join(directory, "etc", name)).read() == text
+
+
+# Running: nginx and Varnish of web-1 under its supervisord
+
+
+def test_supervisorctl_shows_both_programs_running(web_1):
+    assert program_states(os.path.join(web_1, "web-1")) == [["nginx", "RUNNING"], ["varnish", "RUNNING"]]
+
+
+def test_plain_http_only_redirects_to_https(web_1):
+    status, headers, _ = plain("GET", WEB_1, HTTP, "/news?page=2")
+    assert status == 301 and headers["Location"] == f"https://{WEB_1}:{HTTPS}/news?page=2"
+
+
+def test_hsts_is_sent(web_1):
+    _, headers, _ = https("GET", new_path(), web_1)
+    assert headers["Strict-Transport-Security"] == "max-age=63072000"
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_tls_1_2_and_1_3_are_accepted(web_1, version):
+    tls_version = getattr(ssl.TLSVersion, version)
+    context = tls_context(web_1, minimum_version=tls_version, maximum_version=tls_version)
+    assert https("GET", new_path(), web_1, context=context)[0] == 200
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_tls_1_1_is_refused(web_1):
+    context = tls_context(web_1, minimum_version=ssl.TLSVersion.TLSv1, maximum_version=ssl.TLSVersion.TLSv1_1)
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        https("GET", "/", web_1, context=context)
+
+
+def test_http2_is_offered(web_1):
+    context = tls_context(web_1)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection((WEB_1, HTTPS)) as raw, context.wrap_socket(raw, server_hostname=WEB_1) as tls:
+        assert tls.selected_alpn_protocol() == "h2"
+
+
+def test_request_reaches_zope_through_the_virtual_host(web_1):
+    _, headers, _ = https("GET", "/news/item?x=1", web_1)
+    assert headers["X-Backend-Path"] == f"{VHM}/news/item?x=1"
+
+
+def test_client_cannot_choose_the_virtual_host(web_1):
+    assert https("GET", "/VirtualHostBase/http/evil.example:80/Plone/VirtualHostRoot/", web_1)[0] == 404
+
+
+def test_anonymous_page_is_a_miss_then_a_hit(web_1):
+    path = new_path()
+    first = https("GET", path, web_1)[1]
+    second = https("GET", path, web_1)[1]
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    assert first["X-Backend-Count"] == second["X-Backend-Count"]
+    assert first["X-Backend-Class"] == "anonymous"
+
+
+def test_login_cookie_is_never_cached_and_reaches_the_backend_as_member(web_1):
+    path = new_path()
+    answers = [https("GET", path, web_1, {"Cookie": "__ac=someone"})[1] for _ in range(2)]
+    assert [a["X-Cache"] for a in answers] == ["PASS", "PASS"]
+    assert [a["X-Backend-Class"] for a in answers] == ["member", "member"]
+    assert answers[0]["X-Backend-Count"] != answers[1]["X-Backend-Count"]
+
+
+@pytest.mark.parametrize("suffix", ["/edit", "/@@edit", "/++add++Document", "/folder_contents", "/manage_main",
+                                    "/@@site-controlpanel"])
+def test_author_path_gets_the_author_class(web_1, suffix):
+    _, headers, _ = https("GET", new_path("folder") + suffix, web_1, {"Cookie": "__ac=editor"})
+    assert headers["X-Backend-Class"] == "author"
+
+
+def test_author_path_without_login_stays_anonymous(web_1):
+    _, headers, _ = https("GET", new_path() + "/edit", web_1)
+    assert headers["X-Backend-Class"] == "anonymous"
+
+
+@pytest.mark.parametrize("name", ["X-Surge-Class", "x-surge-class"])
+def test_forged_class_header_is_replaced(web_1, name):
+    _, headers, _ = https("GET", new_path(), web_1, {name: "author"})
+    assert headers["X-Backend-Class"] == "anonymous"
+
+
+def test_cookies_that_do_not_matter_are_stripped_before_caching(web_1):
+    path = new_path()
+    https("GET", path, web_1, {"Cookie": "_ga=GA1.2.3; theme=dark"})
+    assert https("GET", path, web_1, {"Cookie": "_ga=other"})[1]["X-Cache"] == "HIT"
+
+
+@pytest.mark.parametrize("cookie", ["surge_session=abc", "statusmessages=xyz"])
+def test_session_and_status_message_cookies_make_a_page_personal(web_1, cookie):
+    path = new_path()
+    https("GET", path, web_1)
+    assert https("GET", path, web_1, {"Cookie": cookie})[1]["X-Cache"] == "PASS"
+
+
+def test_purge_from_a_non_app_address_is_refused(web_1):
+    assert plain("PURGE", WEB_1, VARNISH, VHM + "/anything", source="127.0.1.12")[0] == 403
+
+
+def test_purge_from_an_app_server_works(web_1):
+    path = new_path()
+    https("GET", path, web_1)
+    assert https("GET", path, web_1)[1]["X-Cache"] == "HIT"
+    assert plain("PURGE", WEB_1, VARNISH, VHM + path, source=APP_MASTER)[0] == 200
+    assert https("GET", path, web_1)[1]["X-Cache"] == "MISS"
+
+
+def test_ban_from_an_app_server_works(web_1):
+    path = new_path("banned")
+    https("GET", path, web_1)
+    assert plain("BAN", WEB_1, VARNISH, VHM + "/banned-", source="127.0.1.22")[0] == 200
+    assert https("GET", path, web_1)[1]["X-Cache"] == "MISS"
+
+
+def test_management_interface_only_from_allowed_addresses(web_1):
+    assert https("GET", "/manage_main", web_1, source="127.0.0.2")[0] == 403
+    assert https("GET", "/manage_main", web_1, source="127.0.0.1")[0] == 200
+
+
+def test_pages_are_compressed(web_1):
+    _, headers, body = https("GET", new_path(), web_1, {"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip" and b"answer" in gzip.decompress(body)
+
+
+def test_status_endpoint_answers_on_loopback(web_1):
+    status, _, body = plain("GET", WEB_1, STATUS, "/nginx_status")
+    assert status == 200 and b"Active connections" in body
+
+
+def test_panic_page_is_served_from_disk(web_1):
+    status, headers, body = https("GET", "/_surge/busy", web_1)
+    assert status == 503 and headers["Retry-After"] == "30"
+    assert b"We are very busy right now" in body and b"surge" in body.lower()
+
+
+# Last: the backend goes away and comes back.
+
+
+def test_backend_down_then_back(web_1, backend):
+    directory = os.path.join(web_1, "web-1")
+    stale = new_path("short")
+    assert https("GET", stale, web_1)[1]["X-Cache"] == "MISS"
+    backend.stop()
+    try:
+        wait_until(lambda: varnish_sees_backend(directory, "sick"), 60, "Varnish sees the backend sick")
+        time.sleep(1.5)  # the page's 1 s s-maxage has run out: only grace can serve it now
+        status, headers, _ = https("GET", stale, web_1)
+        assert (status, headers["X-Cache"]) == (200, "HIT"), "a cached page is still served"
+        status, headers, body = https("GET", new_path("uncached"), web_1)
+        assert status == 503 and b"We are very busy right now" in body, "an uncached page gets the panic page"
+    finally:
+        backend.start()
+    wait_until(lambda: varnish_sees_backend(directory, "healthy"), 60, "Varnish sees the backend healthy again")
+    assert https("GET", new_path(), web_1)[0] == 200, "the site recovers without a restart"
