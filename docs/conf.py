@@ -1,9 +1,16 @@
 """Sphinx configuration of the Surge documentation (built by bin/docs, warnings are errors)."""
 
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_ext"))
+
 project = "Surge"
 author = "The Surge team"
 copyright = "2026, The Surge team"
-extensions = []
+extensions = ["fragment_settings"]
+# Fragment paths in ".. fragment-settings::" are relative to the repository.
+fragment_settings_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_theme_options = {"description": "One buildout for every server of a Plone site built for spikes."}

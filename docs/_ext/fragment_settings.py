@@ -1,0 +1,75 @@
+"""``.. fragment-settings:: FILE SECTION``: a fragment's settings as a table.
+
+Each setting of a fragment's settings section carries the reason for its
+default in the comment above it (DESIGN.md's style); this directive puts key,
+default and reason into the docs straight from the fragment, so the two never
+disagree.
+"""
+
+import os
+import re
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+
+KEY = re.compile(r"^([\w.-]+)\s*=\s*(.*)$")
+
+
+def read_settings(path, section):
+    """[(key, default, reason)] of [section] in the fragment at PATH."""
+    rows, comment, inside, current = [], [], False, None
+    with open(path, encoding="utf-8") as stream:
+        for line in stream.read().splitlines():
+            if line.startswith("["):
+                inside = line.strip() == f"[{section}]"
+                comment, current = [], None
+                continue
+            if not inside:
+                continue
+            if line.startswith("#"):
+                comment.append(line.lstrip("#").strip())
+                current = None
+            elif line[:1].isspace() and line.strip() and current is not None:
+                current[1].append(line.strip())
+            elif KEY.match(line):
+                key, value = KEY.match(line).groups()
+                current = [key, [value] if value else [], " ".join(comment)]
+                rows.append(current)
+                comment = []
+            elif not line.strip():
+                comment, current = [], None
+    return [(key, "\n".join(values), reason) for key, values, reason in rows]
+
+
+def cell(text):
+    return f"``{text}``" if text else "(empty)"
+
+
+class FragmentSettings(Directive):
+    required_arguments = 2
+
+    def run(self):
+        root = self.state.document.settings.env.config.fragment_settings_root
+        path = os.path.join(root, self.arguments[0])
+        self.state.document.settings.env.note_dependency(path)
+        rows = read_settings(path, self.arguments[1])
+        if not rows:
+            raise self.error(f"{self.arguments[0]} has no settings in [{self.arguments[1]}]")
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 30 45", "",
+                 "   * - Setting", "     - Default", "     - Why"]
+        for key, default, reason in rows:
+            lines += [f"   * - ``{key}``"]
+            default_lines = [cell(part) for part in default.splitlines()] or [cell("")]
+            lines += ["     - | " + default_lines[0]] + [f"       | {part}" for part in default_lines[1:]]
+            lines += [f"     - {reason or 'no reason given'}"]
+        container = StringList(lines, source=path)
+        node = nodes.container()
+        self.state.nested_parse(container, self.content_offset, node)
+        return node.children
+
+
+def setup(app):
+    app.add_config_value("fragment_settings_root", os.getcwd(), "env")
+    app.add_directive("fragment-settings", FragmentSettings)
+    return {"parallel_read_safe": True, "version": "1.0"}
