@@ -87,26 +87,26 @@ def tls_context(root, **versions):
     return context
 
 
-def https(method, path, root, headers=None, source=None, context=None):
-    """(status, headers, body) of a request to web-1's nginx."""
-    connection = http.client.HTTPSConnection(WEB_1, HTTPS, context=context or tls_context(root), timeout=30,
-                                             source_address=(source, 0) if source else None)
+def exchange(connection, method, path, headers):
+    """(status, headers, body) of one request on CONNECTION, which is closed after."""
     try:
         connection.request(method, path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def https(method, path, root, headers=None, source=None, context=None):
+    """A request to web-1's nginx over TLS, trusting the cluster's CA."""
+    connection = http.client.HTTPSConnection(WEB_1, HTTPS, context=context or tls_context(root), timeout=30,
+                                             source_address=(source, 0) if source else None)
+    return exchange(connection, method, path, headers)
 
 
 def plain(method, host, port, path, headers=None, source=None):
     connection = http.client.HTTPConnection(host, port, timeout=30, source_address=(source, 0) if source else None)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
+    return exchange(connection, method, path, headers)
 
 
 def varnish_sees_backend(directory, state):
