@@ -1,0 +1,24 @@
+"""@@surge-session: see and set a value in the visitor's Beaker session.
+
+Operators use it to check that sessions are shared by every instance
+(docs/sessions.rst): POST name=value through one instance, GET it through
+another.
+"""
+
+import json
+
+from Products.Five.browser import BrowserView
+from surge.policy.session import ISession
+
+
+class SessionView(BrowserView):
+    def __call__(self):
+        session = ISession(self.request)
+        if self.request.method == "POST":
+            for name, value in self.request.form.items():
+                session[name] = value
+            session.save()
+        response = self.request.response
+        response.setHeader("Cache-Control", "no-store")
+        response.setHeader("Content-Type", "application/json")
+        return json.dumps({"id": session.id, "values": dict(session)}, default=str)
