@@ -8,6 +8,7 @@ another.
 import json
 
 from Products.Five.browser import BrowserView
+
 from surge.policy.session import ISession
 
 

@@ -8,6 +8,7 @@ import json
 import re
 
 from Products.Five.browser import BrowserView
+
 from surge.policy import data
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

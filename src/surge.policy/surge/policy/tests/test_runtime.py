@@ -6,10 +6,11 @@ import tempfile
 import unittest
 
 import transaction
+from zope.component import getMultiAdapter
+
 from surge.policy import data
 from surge.policy.session import ISession, NoSession
 from surge.policy.testing import SURGE_POLICY_INTEGRATION_TESTING
-from zope.component import getMultiAdapter
 
 
 class TestHealth(unittest.TestCase):
