@@ -13,7 +13,9 @@ What it checks, reporting every problem at once with file, section and key:
 - every [users] value is a user name, and in production every user this
   build refers to (``${users:KEY}``) exists on this machine;
 - no two [listen] entries use the same port on the same host. An entry is
-  ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports.
+  ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports;
+- in production, no develop egg but the build's own recipes ([settings]
+  build-tools) and no mr.developer: site code comes from internal releases.
 """
 
 import ipaddress
@@ -23,7 +25,7 @@ import socket
 
 from surge.buildout.origin import fail, raw, where
 
-VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|settings|[\w.-]+-settings)$")
+VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|topology|settings|[\w.-]+-settings)$")
 REFERENCE = re.compile(r"\$\{([\w.-]+):([\w.-]+)\}")
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
@@ -39,6 +41,7 @@ class Checks:
         problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout)
         fail(problems)
         fail(collisions(buildout))
+        fail(checkouts_in_production(buildout))
 
     def install(self):
         return ()
@@ -178,3 +181,19 @@ def port_origin(buildout, listen_key):
         for section, key in REFERENCE.findall(value)
         if section == "ports" and key in raw(buildout).get("ports", {})
     )
+
+
+def checkouts_in_production(buildout):
+    if buildout["settings"].get("mode") != "production":
+        return []
+    config = raw(buildout)
+    allowed = set(config["settings"].get("build-tools", "").split())
+    why = ("a production build installs our packages from internal releases pinned in versions.cfg, "
+           "never from a checkout (docs/releasing.rst)")
+    problems = [
+        f"{where(buildout, 'buildout', 'develop')} includes {path}: {why}"
+        for path in config["buildout"].get("develop", "").split() if path not in allowed
+    ]
+    if "mr.developer" in config["buildout"].get("extensions", "").split():
+        problems.append(f"{where(buildout, 'buildout', 'extensions')} includes mr.developer: {why}")
+    return problems

@@ -7,7 +7,8 @@ programs
     ``programs +=``. Each program section (built on [program-defaults] with
     ``<=``) has: name, command, priority (a whole number; lower starts first
     and stops last), user (empty: supervisord's own), directory,
-    startsecs, stopwaitsecs, stopsignal, autorestart, environment.
+    startsecs, stopwaitsecs, stopsignal, autorestart, environment, and for
+    N copies of one program numprocs, numprocs-start and process-name.
 
 Derived for the template: ``programs``, in start order, each a dictionary
 with ``name`` and ``settings`` (supervisor's option names and values, empty
@@ -18,10 +19,11 @@ from surge.buildout.origin import ConfigError, fail, where
 from surge.buildout.template import Template
 
 REQUIRED = ("name", "command", "priority")
-WHOLE_NUMBERS = ("priority", "startsecs", "stopwaitsecs")
+WHOLE_NUMBERS = ("priority", "startsecs", "stopwaitsecs", "numprocs", "numprocs-start")
 # Program keys passed on to supervisord (dashes become underscores).
 SETTINGS = (
-    "command", "priority", "user", "directory", "environment", "autorestart", "startsecs",
+    "command", "process-name", "numprocs", "numprocs-start", "priority", "user", "directory",
+    "environment", "autorestart", "startsecs",
     "stopwaitsecs", "stopsignal", "stopasgroup", "killasgroup", "redirect-stderr",
     "stdout-logfile", "stdout-logfile-maxbytes", "stdout-logfile-backups",
 )

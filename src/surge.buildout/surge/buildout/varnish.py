@@ -3,8 +3,9 @@
 A surge.buildout:template whose options also include:
 
 purgers
-    Hosts allowed to send PURGE and BAN (the application servers). Each must
-    resolve here: the VCL's access list holds addresses.
+    Keys of [hosts] allowed to send PURGE and BAN (the application servers,
+    [topology] app-servers). Each must resolve here: the VCL's access list
+    holds addresses.
 keep-cookies
     The cookies that make a page personal (login, session, status message);
     every other cookie is dropped before the cache lookup.
@@ -43,10 +44,11 @@ class Varnish(Template):
             if not DURATION.match(self.options[key].strip())
         ]
         purgers = set()
-        for host in self.options["purgers"].split():
+        for key in self.options["purgers"].split():
+            host = self.buildout["hosts"].get(key, "")
             addresses = addresses_of(host) if valid_host(host) else []
             if not addresses:
-                problems.append(f"{where(self.buildout, self.name, 'purgers')}: {host!r} does not resolve to an "
+                problems.append(f"{where(self.buildout, 'hosts', key)} = {host!r} does not resolve to an "
                                 "address here; Varnish's PURGE access list needs one")
             purgers.update(addresses)
         cookies = self.options["keep-cookies"].split()

@@ -5,20 +5,25 @@ SQLAlchemy. Here that is the newsletter sign-ups table. zope.sqlalchemy joins
 every SQLAlchemy session to the Zope transaction: a request that fails after
 writing a row leaves no row behind, and a committed request commits both.
 
-The database URL comes from zope.conf, which buildout writes:
+The database comes from zope.conf, which buildout writes: in production the
+parts of a PostgreSQL connection (so that no password needs URL quoting),
 
     <product-config surge.policy>
-        database-url postgresql+psycopg2://surge:...@db:5432/surge
+        database-host db.internal
+        database-port 5432
+        database-name surge
+        database-user surge
+        database-password ...
     </product-config>
 
-(SQLite in development, PostgreSQL in production.)
+and in development a URL (``database-url sqlite:///.../var/surge-data.sqlite``).
 """
 
 import datetime
 import threading
 
 from App.config import getConfiguration
-from sqlalchemy import Column, DateTime, Integer, String, create_engine, func, select
+from sqlalchemy import URL, Column, DateTime, Integer, String, create_engine, func, select
 from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker
 from zope.sqlalchemy import register
 
@@ -40,11 +45,16 @@ class NotConfigured(LookupError):
 
 
 def database_url():
-    config = getattr(getConfiguration(), "product_config", None) or {}
-    url = (config.get("surge.policy") or {}).get("database-url")
-    if not url:
-        raise NotConfigured("zope.conf has no <product-config surge.policy> database-url")
-    return url
+    config = (getattr(getConfiguration(), "product_config", None) or {}).get("surge.policy") or {}
+    if config.get("database-url"):
+        return config["database-url"]
+    if config.get("database-host"):
+        return URL.create(
+            "postgresql+psycopg2", username=config.get("database-user"), password=config.get("database-password"),
+            host=config["database-host"], port=int(config.get("database-port", 5432)),
+            database=config.get("database-name"),
+        )
+    raise NotConfigured("zope.conf has no <product-config surge.policy> with database-url or database-host")
 
 
 def session(url=None):

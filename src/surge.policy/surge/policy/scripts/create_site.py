@@ -2,10 +2,14 @@
 
 Run it beside a running instance or without one: the development database
 (RelStorage on SQLite) and production's (RelStorage on PostgreSQL) both accept
-several processes. When the site exists it changes nothing.
+several processes. When the site exists it changes nothing, except that it
+brings the deployment's Varnish list (purging) into the site's registry when
+that differs, so it is safe to run on every deployment.
 """
 
 import argparse
+import os
+import pwd
 import sys
 
 import transaction
@@ -32,6 +36,36 @@ def open_zope(zope_conf):
     return app
 
 
+def require_user(user):
+    """The database's files (the blob cache) must belong to the instances' user."""
+    if user and pwd.getpwuid(os.geteuid()).pw_name != user:
+        raise SystemExit(f"create-site: run me as {user}, the user the instances run as, so that the "
+                         f"files I create are theirs: sudo -u {user} {sys.argv[0]}")
+
+
+PURGING = "plone.cachepurging.interfaces.ICachePurgingSettings"
+
+
+def sync_purging(site, proxies):
+    """Make Plone purge exactly these Varnishes; True when something changed."""
+    from plone.registry.interfaces import IRegistry
+    from zope.component import getUtility
+    from zope.component.hooks import setSite
+
+    setSite(site)
+    registry = getUtility(IRegistry)
+    wanted = {
+        f"{PURGING}.enabled": bool(proxies),
+        f"{PURGING}.cachingProxies": tuple(proxies),
+        # Varnish's cache key is the virtual host URL nginx builds.
+        f"{PURGING}.virtualHosting": True,
+    }
+    changed = {key: value for key, value in wanted.items() if registry.get(key) != value}
+    for key, value in changed.items():
+        registry[key] = value
+    return bool(changed)
+
+
 def ensure_site(app, site_id, title):
     """Create the site unless it exists; True when it was created."""
     from plone.base.interfaces import IPloneSiteRoot
@@ -56,7 +90,7 @@ def ensure_site(app, site_id, title):
     return True
 
 
-def main(zope_conf, site_id, argv=None):
+def main(zope_conf, site_id, caching_proxies="", run_as="", argv=None):
     parser = argparse.ArgumentParser(
         prog="create-site",
         description="Create the Plone site with the surge.policy profile unless it exists.",
@@ -64,7 +98,10 @@ def main(zope_conf, site_id, argv=None):
     parser.add_argument("--site-id", default=site_id, help="id in the Zope root (default: %(default)s)")
     parser.add_argument("--title", default="Surge", help="site title (default: %(default)s)")
     parser.add_argument("--zope-conf", default=zope_conf, help="the instance's zope.conf")
+    parser.add_argument("--caching-proxy", action="append", default=caching_proxies.split(), dest="proxies",
+                        metavar="URL", help="a Varnish Plone purges (default: from buildout)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    require_user(run_as)
     print(f"create-site: opening the database of {args.zope_conf}", flush=True)
     app = open_zope(args.zope_conf)
     try:
@@ -72,6 +109,10 @@ def main(zope_conf, site_id, argv=None):
             print(f"create-site: created /{args.site_id} with {POLICY_PROFILE}")
         else:
             print(f"create-site: /{args.site_id} exists; nothing to do")
+        if args.proxies and sync_purging(app[args.site_id], args.proxies):
+            transaction.get().note("create-site: purging " + " ".join(args.proxies))
+            transaction.commit()
+            print(f"create-site: Plone purges {' '.join(args.proxies)}")
     finally:
         transaction.abort()
         app._p_jar.close()

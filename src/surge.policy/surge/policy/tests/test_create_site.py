@@ -6,7 +6,7 @@ from plone.app.testing import SITE_OWNER_NAME, login
 from plone.base.interfaces import IPloneSiteRoot
 
 from surge.policy.scripts.create_site import ensure_site
-from surge.policy.testing import SURGE_POLICY_FUNCTIONAL_TESTING
+from surge.policy.testing import SURGE_POLICY_FUNCTIONAL_TESTING, SURGE_POLICY_INTEGRATION_TESTING
 
 
 class TestEnsureSite(unittest.TestCase):
@@ -29,3 +29,19 @@ class TestEnsureSite(unittest.TestCase):
         app.manage_addFolder("just-a-folder")
         with self.assertRaises(SystemExit):
             ensure_site(app, "just-a-folder", "Nope")
+
+
+class TestPurgingSettings(unittest.TestCase):
+    layer = SURGE_POLICY_INTEGRATION_TESTING
+
+    def test_site_purges_the_deployments_varnishes(self):
+        from plone import api
+
+        from surge.policy.scripts.create_site import PURGING, sync_purging
+
+        proxies = ["http://10.0.0.11:6081", "http://10.0.0.12:6081"]
+        self.assertTrue(sync_purging(self.layer["portal"], proxies))
+        self.assertEqual(api.portal.get_registry_record(f"{PURGING}.cachingProxies"), tuple(proxies))
+        self.assertTrue(api.portal.get_registry_record(f"{PURGING}.enabled"))
+        self.assertTrue(api.portal.get_registry_record(f"{PURGING}.virtualHosting"))
+        self.assertFalse(sync_purging(self.layer["portal"], proxies), "a second run changes nothing")
