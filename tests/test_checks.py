@@ -27,7 +27,12 @@ def config_text(directory, port, overrides):
         },
         "releases": {"find-links": ""},
         "secrets": {"names +": "zope-admin-password"},
-        "settings": {"secrets-file": os.path.join(directory, "secrets.cfg")},
+        "settings": {
+            "secrets-file": os.path.join(directory, "secrets.cfg"),
+            # This buildout lives outside the repository: name the recipes' checkout as
+            # the build tools a production build accepts as a develop egg.
+            "build-tools": repo_path("src", "surge.buildout"),
+        },
         "users": {"zope": "nobody"},
         "ports": {"demo": str(port)},
         "listen": {"demo": "${hosts:server}:${ports:demo}"},
@@ -211,6 +216,14 @@ def test_missing_user_is_refused_in_production(case):
     case.secrets(zope_admin_password=STRONG)
     fails_and_keeps_live_file(case, {"settings": {"mode": "production"}, "users": {"zope": "nosuchuser"}},
                               "buildout.cfg: [users] zope = 'nosuchuser': no such user on this machine")
+
+
+def test_checkout_of_site_code_is_refused_in_production(case):
+    case.secrets(zope_admin_password=STRONG)
+    policy = repo_path("src", "surge.policy")
+    develop = f"{repo_path('src', 'surge.buildout')} {policy}"
+    fails_and_keeps_live_file(case, {"settings": {"mode": "production"}, "buildout": {"develop": develop}},
+                              f"buildout.cfg: [buildout] develop includes {policy}", "never from a checkout")
 
 
 def test_development_generates_missing_secrets_once_and_privately(case):
