@@ -133,7 +133,8 @@ def listen_entries(buildout):
         value = buildout["listen"][key]
         match = LISTEN.match(value)
         if not match:
-            problems.append(f"{where(buildout, 'listen', key)} = {value!r} is not HOST:PORT or HOST:PORT+COUNT")
+            problems.append(f"{where(buildout, 'listen', key)} = {value!r} is not HOST:PORT or HOST:PORT+COUNT"
+                            f"{referenced_values(buildout, 'listen', key)}")
             continue
         first = int(match["port"])
         count = int(match["count"] or 1)
@@ -171,6 +172,14 @@ def collisions(buildout):
                     f"{port_origin(buildout, key)}{port_origin(buildout, other_key)}"
                 )
     return problems
+
+
+def referenced_values(buildout, section, key):
+    """'; from [x] y = 'v' (file)' for every setting a value refers to."""
+    return "".join(
+        f"; it uses {where(buildout, target, target_key)} = {buildout[target][target_key]!r}"
+        for target, target_key in REFERENCE.findall(raw(buildout)[section][key])
+    )
 
 
 def port_origin(buildout, listen_key):
