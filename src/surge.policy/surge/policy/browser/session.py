@@ -22,4 +22,6 @@ class SessionView(BrowserView):
         response = self.request.response
         response.setHeader("Cache-Control", "no-store")
         response.setHeader("Content-Type", "application/json")
-        return json.dumps({"id": session.id, "values": dict(session)}, default=str)
+        # Beaker keeps its own bookkeeping in the session under names starting with "_".
+        values = {name: value for name, value in session.items() if not name.startswith("_")}
+        return json.dumps({"id": session.id, "values": values}, default=str)
