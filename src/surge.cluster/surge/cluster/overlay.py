@@ -59,7 +59,7 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "loopback = 127.0.0.1",
         "",
         "[topology]",
-        "app-sources = app-master app-slave loopback",
+        "app-sources = ${topology:app-servers} loopback",
         "",
         "[ports]",
         f"nginx-https = {HTTPS_PORT}",
