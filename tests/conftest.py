@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,12 @@ def copy_checkout(destination):
     """Copy this repository as a clean clone would have it."""
     sync(REPO, destination)
     return destination
+
+
+def port_open(host, port):
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
 
 
 def free_port(host="127.0.0.1"):
@@ -86,6 +93,59 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout)
         self.log.close()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """All four production servers built by bin/cluster into a root of their own: (root, build output).
+
+    The root is in /tmp, not in pytest's private temporary directory, because
+    the daemons run as their own users (www-data, varnish, nobody) and must
+    reach their files.
+    """
+    root = tempfile.mkdtemp(prefix="surge-cluster-", dir="/tmp")
+    try:
+        built = run([repo_path("bin", "cluster"), "build", "--root", root], timeout=1800).stdout
+        yield root, built
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bad_setting_fails_and_keeps_live_files(directory, setting, message, names):
+    """Rebuild the cluster server in DIRECTORY with SETTING: it fails saying MESSAGE, etc/NAMES unchanged."""
+    live = {name: open(os.path.join(directory, "etc", name)).read() for name in names}
+    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting],
+                 cwd=directory, check=False)
+    assert result.returncode != 0 and message in result.stdout
+    for name, text in live.items():
+        assert open(os.path.join(directory, "etc", name)).read() == text
+
+
+def supervisorctl(directory, *args, check=False):
+    return run([os.path.join(directory, "bin", "supervisorctl"), *args], check=check).stdout
+
+
+def program_states(directory):
+    """[[name, state], ...] from the server's supervisorctl status."""
+    return [line.split()[:2] for line in supervisorctl(directory, "status").splitlines()]
+
+
+def all_running(directory):
+    states = program_states(directory)
+    return bool(states) and all(state == "RUNNING" for _, state in states)
+
+
+def wait_until(condition, deadline_seconds, what):
+    """Poll CONDITION until it is true; fail naming WHAT at the deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"waited {deadline_seconds} s for: {what}")
 
 
 @pytest.fixture

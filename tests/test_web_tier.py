@@ -6,34 +6,30 @@ a stand-in backend on app-master's address.
 import gzip
 import http.client
 import os
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import Server, repo_path, run
+from conftest import (
+    Server,
+    all_running,
+    bad_setting_fails_and_keeps_live_files,
+    port_open,
+    program_states,
+    repo_path,
+    run,
+    wait_until,
+)
 from standin import StandIn
 
 WEB_1, APP_MASTER = "127.0.1.11", "127.0.1.21"
 HTTPS, HTTP, VARNISH, STATUS, HAPROXY = 8443, 8080, 6081, 8090, 8200
 VHM = f"/VirtualHostBase/https/{WEB_1}:{HTTPS}/Plone/VirtualHostRoot"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """All four servers built into a cluster root of their own (daemons must reach it)."""
-    root = tempfile.mkdtemp(prefix="surge-cluster-", dir="/tmp")
-    try:
-        built = run([repo_path("bin", "cluster"), "build", "--root", root], timeout=1200).stdout
-        yield root, built
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,28 +52,7 @@ def web_1(cluster, backend):
         yield root
     finally:
         supervisord.stop()
-
-
-def program_states(directory):
-    output = run([os.path.join(directory, "bin", "supervisorctl"), "status"], check=False).stdout
-    return [line.split()[:2] for line in output.splitlines()]
-
-
-def all_running(directory):
-    states = program_states(directory)
-    return bool(states) and all(state == "RUNNING" for _, state in states)
-
-
-def wait_until(condition, deadline_seconds, what):
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"waited {deadline_seconds} s for: {what}")
+        wait_until(lambda: not port_open(WEB_1, HTTPS), 30, "web-1's nginx is gone")
 
 
 def tls_context(root, **versions):
@@ -165,13 +140,7 @@ def test_cluster_check_fails_on_a_broken_live_file(cluster):
 ])
 def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster
-    directory = os.path.join(root, "web-2")
-    live = {name: open(os.path.join(directory, "etc", name)).read() for name in ("nginx.conf", "varnish.vcl")}
-    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting],
-                 cwd=directory, check=False)
-    assert result.returncode != 0 and message in result.stdout
-    for name, text in live.items():
-        assert open(os.path.join(directory, "etc", name)).read() == text
+    bad_setting_fails_and_keeps_live_files(os.path.join(root, "web-2"), setting, message, ("nginx.conf", "varnish.vcl"))
 
 
 # Running: nginx and Varnish of web-1 under its supervisord

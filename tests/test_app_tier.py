@@ -1,0 +1,293 @@
+"""The app tier: app-master (PostgreSQL, memcached, instances, HAProxy) and
+app-slave (instances) built by bin/cluster and run by their own supervisords,
+with the real Plone site of surge.policy.
+"""
+
+import base64
+import configparser
+import http.client
+import json
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import (
+    Server,
+    all_running,
+    bad_setting_fails_and_keeps_live_files,
+    port_open,
+    repo_path,
+    run,
+    supervisorctl,
+    wait_until,
+)
+
+APP_MASTER, APP_SLAVE = "127.0.1.21", "127.0.1.22"
+HAPROXY, STATS, BASE = 8200, 8202, 8101
+VHM = "/VirtualHostBase/https/127.0.1.11:8443/Plone/VirtualHostRoot"
+THREADS = 2
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app_servers(cluster):
+    """app-master and app-slave running, the site created: (root, create-site's output)."""
+    root, _ = cluster
+    master, slave = os.path.join(root, "app-master"), os.path.join(root, "app-slave")
+    started = []
+    try:
+        started.append(Server([os.path.join(master, "bin", "supervisord"), "-n"], master,
+                              os.path.join(root, "app-master-supervisord.log")))
+        # The instances create RelStorage's schema and Zope's root when they
+        # first start; the site is created once they answer HAProxy's checks.
+        wait_until(lambda: all_running(master), 180, "every program of app-master")
+        wait_until(lambda: all(row["status"] == "UP" for (_, name), row in instance_rows().items()
+                               if name.startswith("app-master-")), 180, "app-master's instances are up")
+        created = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")],
+                      cwd=master, timeout=600).stdout
+        started.append(Server([os.path.join(slave, "bin", "supervisord"), "-n"], slave,
+                              os.path.join(root, "app-slave-supervisord.log")))
+        wait_until(lambda: all_running(slave), 180, "every program of app-slave")
+        wait_until(lambda: all_instances_up(), 120, "HAProxy sees every instance up")
+        yield root, created
+    finally:
+        for server in reversed(started):
+            server.stop(timeout=120)
+        for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
+            wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
+
+
+def stats():
+    """HAProxy's statistics: {(proxy, server): row}."""
+    connection = http.client.HTTPConnection(APP_MASTER, STATS, timeout=10)
+    try:
+        connection.request("GET", "/;csv")
+        lines = connection.getresponse().read().decode().splitlines()
+    finally:
+        connection.close()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+    return {(row["pxname"], row["svname"]): row for row in rows}
+
+
+def instance_rows():
+    return {key: row for key, row in stats().items() if re.match(r"app-(master|slave)-\d+$", key[1])}
+
+
+def all_instances_up():
+    rows = instance_rows()
+    return len(rows) == 4 and all(row["status"] == "UP" for row in rows.values())
+
+
+def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def admin_authorization(root):
+    parser = configparser.RawConfigParser()
+    parser.read(os.path.join(root, "secrets.cfg"))
+    password = parser.get("secrets", "zope-admin-password")
+    return "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+
+
+def load(host, port, path, headers, clients, seconds):
+    """CLIENTS threads requesting PATH for SECONDS: (answers, failures)."""
+    deadline = time.monotonic() + seconds
+    answers, failures, lock = [], [], threading.Lock()
+
+    def client():
+        while time.monotonic() < deadline:
+            try:
+                status, _, _ = request(host, port, path, headers=headers)
+                outcome = answers if status == 200 else failures
+            except OSError as error:
+                status, outcome = repr(error), failures
+            with lock:
+                outcome.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers, failures
+
+
+# Building and checking
+
+
+def test_cluster_check_passes_every_app_file(cluster):
+    root, _ = cluster
+    output = run([repo_path("bin", "cluster"), "check", "app-master", "app-slave", "--root", root]).stdout
+    lines = [line.split()[:3] for line in output.splitlines()]
+    for server, name in (("app-master", "etc/postgresql.conf"), ("app-master", "etc/haproxy.cfg"),
+                         ("app-master", "etc/supervisord.conf"), ("app-slave", "etc/supervisord.conf")):
+        assert [server, name, "ok"] in lines
+
+
+def test_haproxy_pools_hold_every_instance_once(cluster):
+    root, _ = cluster
+    text = open(os.path.join(root, "app-master", "etc", "haproxy.cfg")).read()
+    servers = re.findall(r"^\s*server (app-\S+) (\S+) check maxconn (\d+)$", text, re.M)
+    assert sorted(address for _, address, _ in servers) == sorted(
+        f"{address}:{port}" for address in (APP_MASTER, APP_SLAVE) for port in (BASE, BASE + 1))
+    assert {maxconn for _, _, maxconn in servers} == {str(THREADS)}
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("haproxy-settings:author-instances=3",
+     "ring-fence 4 of the 4 instances; the shared pool needs at least one"),
+    ("instance-settings:count=many", "[instance-settings] count = 'many'"),
+    ("buildout:develop=src/surge.buildout src/surge.policy",
+     "includes src/surge.policy: a production build installs our packages from internal releases"),
+    ("ports:memcached=5432", "both use port 5432"),
+])
+def test_bad_app_setting_fails_and_keeps_the_live_files(cluster, setting, message):
+    root, _ = cluster
+    bad_setting_fails_and_keeps_live_files(os.path.join(root, "app-master"), setting, message,
+                                           ("haproxy.cfg", "supervisord.conf"))
+
+
+def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluster):
+    root, _ = cluster
+    directory = os.path.join(root, "app-master")
+    build = [os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
+    try:
+        run([*build, "hosts:app-3=127.0.1.23", "topology:app-servers=app-master app-slave app-3"], cwd=directory)
+        haproxy = open(os.path.join(directory, "etc", "haproxy.cfg")).read()
+        assert sorted(re.findall(r"^\s*server app-3-(\d+) 127\.0\.1\.23:(\d+) ", haproxy, re.M)) == [
+            (str(port), str(port)) for port in (BASE, BASE + 1)]
+        assert "127.0.1.23/32" in open(os.path.join(directory, "etc", "pg_hba.conf")).read()
+    finally:
+        run(build, cwd=directory)
+    assert "127.0.1.23" not in open(os.path.join(directory, "etc", "haproxy.cfg")).read()
+
+
+# Running
+
+
+def test_site_was_created_with_purging_of_both_web_servers(app_servers):
+    _, created = app_servers
+    assert "created /Plone with surge.policy:default" in created
+    assert "Plone purges http://127.0.1.11:6081 http://127.0.1.12:6081" in created
+
+
+def test_create_site_a_second_time_changes_nothing(app_servers):
+    root, _ = app_servers
+    master = os.path.join(root, "app-master")
+    again = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")], cwd=master).stdout
+    assert "/Plone exists; nothing to do" in again and "Plone purges" not in again
+
+
+def test_content_written_on_app_master_is_read_on_app_slave(app_servers):
+    root, _ = app_servers
+    title = f"Draw {uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": admin_authorization(root), "Accept": "application/json",
+               "Content-Type": "application/json"}
+    status, _, body = request(APP_MASTER, BASE, f"{VHM}/", "POST", headers,
+                              json.dumps({"@type": "Document", "title": title}))
+    assert status == 201, body
+    path = "/" + json.loads(body)["@id"].split("/", 3)[3]
+    status, _, body = request(APP_SLAVE, BASE + 1, VHM + path, headers={"Accept": "application/json",
+                                                                         "Authorization": headers["Authorization"]})
+    assert status == 200 and json.loads(body)["title"] == title
+
+
+def test_beaker_session_set_on_app_master_is_read_on_app_slave(app_servers):
+    value = uuid.uuid4().hex
+    _, headers, _ = request(APP_MASTER, BASE, f"{VHM}/@@surge-session", "POST",
+                            {"Content-Type": "application/x-www-form-urlencoded"}, f"token={value}")
+    cookie = headers["Set-Cookie"].split(";")[0]
+    _, _, body = request(APP_SLAVE, BASE + 1, f"{VHM}/@@surge-session", headers={"Cookie": cookie})
+    assert json.loads(body)["values"] == {"token": value}
+
+
+def test_sql_table_written_on_app_master_is_read_on_app_slave(app_servers):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, body = request(APP_MASTER, BASE + 1, f"{VHM}/@@surge-signup", "POST", form,
+                              f"email={uuid.uuid4().hex}@example.org")
+    assert status == 200 and json.loads(body)["added"]
+    written = json.loads(body)["count"]
+    _, _, body = request(APP_SLAVE, BASE, f"{VHM}/@@surge-signup")
+    assert json.loads(body)["count"] == written
+
+
+@pytest.mark.parametrize("klass, pool", [("author", "author"), ("member", "member"), ("anonymous", "shared")])
+def test_haproxy_routes_each_class_to_its_pool(app_servers, klass, pool):
+    _, headers, _ = request(APP_MASTER, HAPROXY, f"{VHM}/news", headers={"X-Surge-Class": klass})
+    assert headers["X-Surge-Pool"] == pool
+
+
+def zope_event_logs(root):
+    return [os.path.join(root, server, "var", "log", "zope", name)
+            for server in ("app-master", "app-slave")
+            for name in os.listdir(os.path.join(root, server, "var", "log", "zope"))
+            if not name.endswith("-access.log")]
+
+
+def test_no_instance_gets_more_requests_than_threads(app_servers):
+    root, _ = app_servers
+    logs = {log: os.path.getsize(log) for log in zope_event_logs(root)}
+    answers, failures = load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "member"},
+                             clients=24, seconds=8)
+    assert not failures and len(answers) > 50
+    rows = instance_rows()
+    assert all(int(row["smax"]) <= THREADS for row in rows.values()), {k: r["smax"] for k, r in rows.items()}
+    assert any(int(row["qmax"]) > 0 for (proxy, name), row in stats().items() if name == "BACKEND"), \
+        "the load was too light to queue"
+    # Zope has THREADS threads for HAProxy's requests and a spare one for its
+    # health checks. A waiting task beyond those can only be the moment a
+    # thread finishing a response has not yet taken itself back (HAProxy
+    # already sent the next request); more than one would be real queueing.
+    depths = []
+    for log, offset in logs.items():
+        with open(log) as stream:
+            stream.seek(offset)
+            depths += [int(line.split()[-1]) for line in stream if "Task queue depth is" in line]
+    assert max(depths, default=0) <= 1, f"requests queued inside Zope: depths {depths}"
+
+
+def test_killing_an_instance_under_load_fails_no_request(app_servers):
+    root, _ = app_servers
+    master = os.path.join(root, "app-master")
+    pid = int(supervisorctl(master, "pid", f"instance:instance-{BASE}").strip())
+    results = {}
+    loader = threading.Thread(target=lambda: results.update(zip(
+        ("answers", "failures"), load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "anonymous"},
+                                      clients=20, seconds=10))))
+    loader.start()
+    time.sleep(3)
+    os.kill(pid, signal.SIGKILL)
+    loader.join()
+    assert results["failures"] == [] and len(results["answers"]) > 50
+    wait_until(all_instances_up, 120, "the killed instance is restarted and back in its pool")
+
+
+def test_with_every_instance_stopped_haproxy_sends_the_panic_page(app_servers):
+    root, _ = app_servers
+    servers = [os.path.join(root, name) for name in ("app-master", "app-slave")]
+    try:
+        for directory in servers:
+            supervisorctl(directory, "stop", "instance:*", check=True)
+        wait_until(lambda: all(row["status"] == "DOWN" for row in instance_rows().values()), 60,
+                   "HAProxy sees every instance down")
+        for klass in ("anonymous", "member", "author"):
+            status, headers, _ = request(APP_MASTER, HAPROXY, f"{VHM}/news", headers={"X-Surge-Class": klass})
+            assert (status, headers["Location"]) == (302, "/_surge/busy"), klass
+        status, _, _ = request(APP_MASTER, HAPROXY, "/_surge/health")
+        assert status == 503, "Varnish's probe sees the app tier down"
+    finally:
+        for directory in servers:
+            supervisorctl(directory, "start", "instance:*")
+    wait_until(all_instances_up, 180, "every instance is back")
