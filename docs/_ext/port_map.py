@@ -1,0 +1,77 @@
+"""``.. port-map::``: what every server listens on, read from the configuration.
+
+Each top-level file is loaded by zc.buildout itself (extends, ``+=``,
+substitutions), offline and without extensions, and its ``[listen]`` section
+becomes rows of one table: server file, service, address, ports and the
+fragment that adds the entry. Nothing is typed by hand, so the table cannot
+drift from what the build checks for collisions.
+"""
+
+import contextlib
+import glob
+import logging
+import os
+import tempfile
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+
+TOP_LEVEL = ["buildout.cfg", "prod-web-1.cfg", "prod-web-2.cfg", "prod-app-master.cfg", "prod-app-slave.cfg"]
+
+
+@contextlib.contextmanager
+def logging_left_alone():
+    """zc.buildout sets up its own logging to stdout; keep Sphinx's as it was."""
+    loggers = [logging.getLogger(), logging.getLogger("zc.buildout")]
+    saved = [(logger, list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def listen_entries(root, filename):
+    """[(service, host, ports, origin)] of the top-level file's [listen]."""
+    from zc.buildout.buildout import Buildout
+
+    with tempfile.TemporaryDirectory() as eggs, logging_left_alone():
+        overrides = [("buildout", "eggs-directory", eggs), ("buildout", "offline", "true"),
+                     ("buildout", "extensions", ""), ("buildout", "directory", root),
+                     ("buildout", "log-level", "WARNING")]
+        buildout = Buildout(os.path.join(root, filename), overrides, use_user_defaults=False)
+        listen = buildout["listen"]
+        rows = []
+        for key in listen:
+            host, _, ports = listen[key].rpartition(":")
+            first, _, count = ports.partition("+")
+            if count:
+                ports = f"{first}-{int(first) + int(count) - 1}"
+            origin = os.path.relpath(buildout._annotated["listen"][key].source, root)
+            rows.append((key, host, ports, origin))
+    return rows
+
+
+class PortMap(Directive):
+    def run(self):
+        root = self.state.document.settings.env.config.fragment_settings_root
+        env = self.state.document.settings.env
+        for path in glob.glob(os.path.join(root, "*.cfg")) + glob.glob(os.path.join(root, "buildout.d", "*.cfg")):
+            env.note_dependency(path)
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 18 27 15 20", "",
+                 "   * - Server", "     - Service", "     - Address", "     - Port", "     - Added by"]
+        for filename in TOP_LEVEL:
+            for service, host, ports, origin in listen_entries(root, filename):
+                lines += [f"   * - ``{filename}``", f"     - {service}", f"     - ``{host}``",
+                          f"     - {ports}", f"     - ``{origin}``"]
+        node = nodes.container()
+        self.state.nested_parse(StringList(lines, source="port-map"), self.content_offset, node)
+        return node.children
+
+
+def setup(app):
+    app.add_directive("port-map", PortMap)
+    return {"parallel_read_safe": True, "version": "1.0"}
