@@ -9,6 +9,9 @@ programs
     and stops last), user (empty: supervisord's own), directory,
     startsecs, stopwaitsecs, stopsignal, autorestart, environment, and for
     N copies of one program numprocs, numprocs-start and process-name.
+    ``kind = eventlistener`` (with ``events``) makes it an event listener,
+    whose standard output is supervisord's protocol: its log is
+    ``stderr-logfile``.
 
 Derived for the template: ``programs``, in start order, each a dictionary
 with ``name`` and ``settings`` (supervisor's option names and values, empty
@@ -26,7 +29,11 @@ SETTINGS = (
     "environment", "autorestart", "startsecs",
     "stopwaitsecs", "stopsignal", "stopasgroup", "killasgroup", "redirect-stderr",
     "stdout-logfile", "stdout-logfile-maxbytes", "stdout-logfile-backups",
+    "events", "stderr-logfile",
 )
+# An event listener talks to supervisord on its standard output, which is not
+# a log (stdout_logfile = NONE).
+NOT_FOR_LISTENERS = ("redirect-stderr", "stdout-logfile-maxbytes", "stdout-logfile-backups")
 
 
 class Supervisor(Template):
@@ -47,15 +54,21 @@ class Supervisor(Template):
                 f"{where(self.buildout, section, key)} = {program[key]!r} is not a whole number"
                 for key in WHOLE_NUMBERS if key in program and not program[key].strip().isdigit()
             )
+            if program.get("kind", "program") not in ("program", "eventlistener", ""):
+                problems.append(f"{where(self.buildout, section, 'kind')} = {program['kind']!r} is not program "
+                                "or eventlistener")
+            if program.get("kind") == "eventlistener":
+                program["stdout-logfile"] = "NONE"
             programs.append(program)
         fail(problems)
         duplicates = {p["name"] for p in programs if [q["name"] for q in programs].count(p["name"]) > 1}
         fail([f"{where(self.buildout, self.name, 'programs')}: two programs are named {name!r}"
               for name in sorted(duplicates)])
         return {"programs": [
-            {"name": program["name"],
+            {"name": program["name"], "kind": program.get("kind") or "program",
              # A command written over several lines in buildout is one line here.
              "settings": [(key.replace("-", "_"), " ".join(program[key].split())) for key in SETTINGS
-                          if program.get(key, "").strip()]}
+                          if program.get(key, "").strip()
+                          and not (program.get("kind") == "eventlistener" and key in NOT_FOR_LISTENERS)]}
             for program in sorted(programs, key=lambda program: int(program["priority"]))
         ]}
