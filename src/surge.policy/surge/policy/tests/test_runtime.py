@@ -22,6 +22,24 @@ class TestHealth(unittest.TestCase):
         self.assertEqual(view(), "ok\n")
         self.assertEqual(request.response.getHeader("Cache-Control"), "no-store")
 
+    def test_health_fails_while_the_instance_is_drained(self):
+        from App.config import getConfiguration
+
+        portal, request = self.layer["portal"], self.layer["request"]
+        view = getMultiAdapter((portal, request), name="surge-health")
+        configuration = getConfiguration()
+        saved = getattr(configuration, "product_config", None)
+        with tempfile.TemporaryDirectory() as directory:
+            configuration.product_config = dict(saved or {}, **{"surge.health": {"drain-directory": directory}})
+            request.environ["SERVER_PORT"] = "8103"
+            try:
+                self.assertEqual(view(), "ok\n")
+                open(os.path.join(directory, "8103"), "w").close()
+                self.assertEqual(view(), "draining\n")
+                self.assertEqual(request.response.getStatus(), 503)
+            finally:
+                configuration.product_config = saved
+
     def test_health_fails_when_the_database_cannot_be_opened(self):
         portal, request = self.layer["portal"], self.layer["request"]
         view = getMultiAdapter((portal, request), name="surge-health")
