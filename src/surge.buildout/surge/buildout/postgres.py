@@ -11,9 +11,13 @@ surge.buildout:postgres renders postgresql.conf, checks it with ``postgres
 - initialises the cluster in ``data-dir`` the first time (``initdb``);
 - creates the roles of ``roles`` (lines ``ROLE SECRET``: the password is the
   secret of that name) and the databases of ``databases`` (lines ``DATABASE
-  OWNER``) when they do not exist, and sets each role's password. If the
-  server is not running, a private one is started for that (no TCP, the
-  socket in ``socket-dir``) and stopped again.
+  OWNER``) when they do not exist, and sets each role's password;
+- applies the SQL files of ``schemas`` (lines ``DATABASE OWNER FILE``), each
+  in one transaction as its owner, so a file that does not apply fails the
+  build and changes nothing; the files must be idempotent.
+
+If the server is not running, a private one is started for that (no TCP, the
+socket in ``socket-dir``) and stopped again.
 
 Both run the PostgreSQL programs as ``user`` (the build runs as root, or as
 that user).
@@ -93,6 +97,7 @@ class Postgres(Template):
                             f"{self.options['max-connections']!r} is not a whole number")
         self.role_lines = self.pairs("roles", problems)
         self.database_lines = self.pairs("databases", problems)
+        self.schema_lines = self.schemas(problems)
         known_secrets = self.buildout["secrets"].get("names", "").split()
         problems.extend(
             f"{where(self.buildout, self.name, 'roles')}: the password of {role} is the secret {secret}, "
@@ -113,6 +118,24 @@ class Postgres(Template):
                 continue
             pairs.append(tuple(words))
         return pairs
+
+    def schemas(self, problems):
+        schemas = []
+        directory = self.buildout["buildout"]["directory"]
+        for line in self.options.get("schemas", "").splitlines():
+            words = line.split()
+            if not words:
+                continue
+            if len(words) != 3 or not (NAME.match(words[0]) and NAME.match(words[1])):
+                problems.append(f"{where(self.buildout, self.name, 'schemas')}: {line.strip()!r} is not "
+                                "DATABASE OWNER FILE")
+                continue
+            path = os.path.join(directory, words[2])
+            if not os.path.isfile(path):
+                problems.append(f"{where(self.buildout, self.name, 'schemas')}: {path} does not exist")
+                continue
+            schemas.append((words[0], words[1], path))
+        return schemas
 
     def run(self, argv, **kwargs):
         result = subprocess.run(as_user(self.user, argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -166,6 +189,17 @@ class Postgres(Template):
                            "-p", self.options["port"], "-d", "postgres", "-f", "-"], input=script)
         for line in output.splitlines():
             print(f"surge: {line}")
+        for database, owner, path in self.schema_lines:
+            with open(path) as stream:
+                sql = stream.read()
+            try:
+                self.run([f"{self.bin}/psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
+                          "-p", self.options["port"], "-d", database, "-c", f"SET ROLE {owner}", "-f", "-"],
+                         input=sql)
+            except ConfigError as error:
+                raise ConfigError(f"{where(self.buildout, self.name, 'schemas')}: {path} does not apply to "
+                                  f"database {database}; none of it was applied. {error}") from None
+            print(f"surge: {os.path.relpath(path, self.buildout['buildout']['directory'])} applied to {database}")
 
     def sql(self):
         secrets = self.buildout["secrets"]
