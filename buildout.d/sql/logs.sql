@@ -1,0 +1,81 @@
+-- The central log database: every server's rsyslog forwards to the log
+-- server, whose rsyslog inserts each message here (buildout.d/rsyslog-server.cfg).
+-- Applied by the build in one transaction, as the database's owner; it must
+-- stay idempotent (IF NOT EXISTS, OR REPLACE). bin/logs prints the views.
+
+CREATE TABLE IF NOT EXISTS messages (
+    id bigserial PRIMARY KEY,
+    received timestamptz NOT NULL,        -- when the log server's rsyslog got it
+    reported timestamptz NOT NULL,        -- when the sending program logged it
+    host text NOT NULL,                   -- the sending server ([hosts] server)
+    program text NOT NULL,                -- syslog tag: nginx, haproxy, zope-event, ...
+    facility smallint NOT NULL,
+    severity smallint NOT NULL,           -- 0 emergency .. 3 error .. 6 info .. 7 debug
+    message text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
+CREATE INDEX IF NOT EXISTS messages_program_received ON messages (program, received);
+
+-- HAProxy's httplog lines, parsed: timings in milliseconds, the pool
+-- (backend), the request class nginx set, the URL.
+CREATE OR REPLACE VIEW haproxy_requests AS
+SELECT m.received, m.host, r[1] AS pool, r[2] AS instance,
+       r[3]::int AS queue_ms, r[4]::int AS response_ms, r[5]::int AS total_ms,
+       r[6]::int AS status, r[7] AS class, r[8] AS method, r[9] AS url
+FROM messages m,
+     regexp_match(m.message,
+         '\] \S+ ([^/ ]+)/(\S+) -?\d+/(-?\d+)/-?\d+/(-?\d+)/(-?\d+) (\d{3}) .*?\{([^}|]*)[^}]*\} "(\S+) (\S+)') AS r
+WHERE m.program = 'haproxy' AND r IS NOT NULL;
+
+-- varnishncsa's lines (handling=hit|miss|pass|pipe|synth status=NNN url=...).
+CREATE OR REPLACE VIEW varnish_requests AS
+SELECT m.received, m.host, r[1] AS handling, r[2]::int AS status, r[3] AS url
+FROM messages m, regexp_match(m.message, 'handling=(\w+) status=(\d{3}) .*url=(\S+)') AS r
+WHERE m.program = 'varnishncsa' AND r IS NOT NULL;
+
+CREATE OR REPLACE VIEW errors_24h AS
+SELECT received, host, program, severity, left(message, 400) AS message
+FROM messages
+WHERE received > now() - interval '24 hours'
+  AND (severity <= 3 OR message ~ '\m(ERROR|CRITICAL|FATAL|PANIC)\M')
+ORDER BY received DESC;
+COMMENT ON VIEW errors_24h IS 'every error of the last 24 hours, newest first';
+
+CREATE OR REPLACE VIEW haproxy_5xx_per_pool_hour AS
+SELECT date_trunc('hour', received) AS hour, pool,
+       count(*) FILTER (WHERE status >= 500) AS responses_5xx, count(*) AS requests
+FROM haproxy_requests
+GROUP BY 1, 2
+ORDER BY 1 DESC, 2;
+COMMENT ON VIEW haproxy_5xx_per_pool_hour IS '5xx responses and all requests per HAProxy pool per hour';
+
+CREATE OR REPLACE VIEW slowest_urls_1h AS
+SELECT url, count(*) AS requests, max(total_ms) AS max_ms,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms)) AS p95_ms,
+       round(avg(queue_ms)) AS avg_queue_ms
+FROM haproxy_requests
+WHERE received > now() - interval '1 hour'
+GROUP BY url
+ORDER BY max_ms DESC
+LIMIT 20;
+COMMENT ON VIEW slowest_urls_1h IS 'the 20 slowest URLs of the last hour, from HAProxy''s total times';
+
+CREATE OR REPLACE VIEW varnish_hit_ratio_hour AS
+SELECT date_trunc('hour', received) AS hour, host,
+       count(*) FILTER (WHERE handling = 'hit') AS hits,
+       count(*) FILTER (WHERE handling = 'miss') AS misses,
+       count(*) FILTER (WHERE handling = 'pass') AS passes,
+       round(count(*) FILTER (WHERE handling = 'hit')::numeric
+             / nullif(count(*) FILTER (WHERE handling IN ('hit', 'miss')), 0), 3) AS hit_ratio
+FROM varnish_requests
+GROUP BY 1, 2
+ORDER BY 1 DESC, 2;
+COMMENT ON VIEW varnish_hit_ratio_hour IS 'Varnish hits, misses, passes and hit ratio (hits / (hits + misses)) per web server per hour';
+
+CREATE OR REPLACE VIEW messages_per_server_hour AS
+SELECT date_trunc('hour', received) AS hour, host, count(*) AS messages,
+       count(*) FILTER (WHERE severity <= 3) AS errors
+FROM messages
+GROUP BY 1, 2
+ORDER BY 1 DESC, 2;
+COMMENT ON VIEW messages_per_server_hour IS 'messages and errors per server per hour';

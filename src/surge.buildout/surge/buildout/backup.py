@@ -1,0 +1,112 @@
+"""bin/backup and bin/restore: dumps of app-master's databases.
+
+bin/backup dumps each database (pg_dump's custom format) into
+BACKUPS/DATABASE/DATABASE-YYYYmmddTHHMMSSZ.dump: written beside under a
+temporary name and renamed when complete, so a dump that is there is whole.
+It then keeps the newest KEEP dumps of each database. ``--every HOURS`` runs
+forever, a dump every HOURS hours: supervisord runs it that way.
+
+bin/restore DATABASE FILE restores a dump into the database of this
+server's cluster, which must be empty (a fresh cluster built by buildout)
+unless ``--replace`` is given; one transaction, so a failed restore leaves
+the database as it was.
+
+Both run the PostgreSQL programs as the database's system user over its
+local socket.
+"""
+
+import argparse
+import datetime
+import glob
+import os
+import pwd
+import subprocess
+import time
+
+
+def as_postgres(user, argv):
+    if pwd.getpwuid(os.geteuid()).pw_name == user or os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", user, "--", *argv]
+
+
+def say(message):
+    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {message}", flush=True)
+
+
+def dump(bin_dir, user, socket_dir, port, database, folder):
+    os.makedirs(folder, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    final = os.path.join(folder, f"{database}-{stamp}.dump")
+    partial = final + ".partial"
+    started = time.monotonic()
+    result = subprocess.run(as_postgres(user, [f"{bin_dir}/pg_dump", "-h", socket_dir, "-p", str(port), "-Fc",
+                                               "-f", partial, database]),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise SystemExit(f"bin/backup: pg_dump of {database} failed: {result.stdout.strip()}")
+    os.rename(partial, final)
+    say(f"backup: {database} -> {final} ({os.path.getsize(final) // 1024} KiB in "
+        f"{time.monotonic() - started:.1f} s)")
+    return final
+
+
+def prune(folder, database, keep):
+    dumps = sorted(glob.glob(os.path.join(folder, f"{database}-*.dump")))
+    for old in dumps[:-keep]:
+        os.remove(old)
+        say(f"backup: removed {old} (keeping the newest {keep})")
+
+
+def backup_main(bin_dir, user, socket_dir, port, backups, databases, keep, argv=None):
+    parser = argparse.ArgumentParser(prog="bin/backup", description=(
+        f"Dump the databases {databases} into {backups}, keeping the newest {keep} of each."))
+    parser.add_argument("--every", type=float, metavar="HOURS", help="run forever, a backup every HOURS hours")
+    args = parser.parse_args(argv)
+    while True:
+        for database in databases.split():
+            folder = os.path.join(backups, database)
+            dump(bin_dir, user, socket_dir, port, database, folder)
+            prune(folder, database, int(keep))
+        if not args.every:
+            return 0
+        say(f"backup: next in {args.every:g} h")
+        time.sleep(args.every * 3600)
+
+
+def restore_main(bin_dir, user, socket_dir, port, owners, argv=None):
+    """OWNERS: "DATABASE=ROLE ..."; restored objects belong to the database's owner."""
+    owners = dict(pair.split("=", 1) for pair in owners.split())
+    parser = argparse.ArgumentParser(prog="bin/restore", description=(
+        "Restore a dump made by bin/backup into this server's database of that name, in one transaction."))
+    parser.add_argument("database", choices=sorted(owners))
+    parser.add_argument("dump", help="a .dump file from the backup folder")
+    parser.add_argument("--replace", action="store_true",
+                        help="drop what the database holds first (default: refuse a database with tables)")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.dump):
+        parser.error(f"{args.dump} does not exist")
+    psql = as_postgres(user, [f"{bin_dir}/psql", "-X", "-A", "-t", "-h", socket_dir, "-p", str(port),
+                              "-d", args.database, "-c",
+                              "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"])
+    tables = subprocess.run(psql, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if tables.returncode:
+        raise SystemExit(f"bin/restore: cannot reach database {args.database}: {tables.stdout.strip()}")
+    if int(tables.stdout.strip()) and not args.replace:
+        raise SystemExit(f"bin/restore: database {args.database} already has tables; restore into a fresh "
+                         "cluster, or give --replace to drop them first")
+    started = time.monotonic()
+    command = [f"{bin_dir}/pg_restore", "-h", socket_dir, "-p", str(port), "-d", args.database,
+               "--single-transaction", "--exit-on-error", "--no-owner", "--role", owners[args.database]]
+    if args.replace:
+        command += ["--clean", "--if-exists"]
+    # The file is read by root and piped: the postgres user need not reach it.
+    with open(args.dump, "rb") as stream:
+        result = subprocess.run(as_postgres(user, command), stdin=stream, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        raise SystemExit(f"bin/restore: nothing was restored: {result.stdout.strip()}")
+    say(f"restore: {args.dump} -> {args.database} in {time.monotonic() - started:.1f} s")
+    return 0
