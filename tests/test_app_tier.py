@@ -3,9 +3,6 @@ app-slave (instances) built by bin/cluster and run by their own supervisords,
 with the real Plone site of surge.policy.
 """
 
-import base64
-import configparser
-import http.client
 import json
 import os
 import re
@@ -17,19 +14,28 @@ import uuid
 import pytest
 
 from conftest import (
-    Server,
-    all_running,
     bad_setting_fails_and_keeps_live_files,
-    port_open,
     repo_path,
     run,
     supervisorctl,
     wait_until,
 )
+from running import (
+    APP_MASTER,
+    APP_SLAVE,
+    BASE,
+    HAPROXY,
+    VHM,
+    admin_authorization,
+    all_instances_up,
+    app_tier_running,
+    create_document,
+    haproxy_stats,
+    instance_rows,
+    load,
+    request,
+)
 
-APP_MASTER, APP_SLAVE = "127.0.1.21", "127.0.1.22"
-HAPROXY, STATS, BASE = 8200, 8202, 8101
-VHM = "/VirtualHostBase/https/127.0.1.11:8443/Plone/VirtualHostRoot"
 THREADS = 2
 pytestmark = pytest.mark.slow
 
@@ -38,90 +44,8 @@ pytestmark = pytest.mark.slow
 def app_servers(cluster):
     """app-master and app-slave running, the site created: (root, create-site's output)."""
     root, _ = cluster
-    master, slave = os.path.join(root, "app-master"), os.path.join(root, "app-slave")
-    started = []
-    try:
-        started.append(Server([os.path.join(master, "bin", "supervisord"), "-n"], master,
-                              os.path.join(root, "app-master-supervisord.log")))
-        # The instances create RelStorage's schema and Zope's root when they
-        # first start; the site is created once they answer HAProxy's checks.
-        wait_until(lambda: all_running(master), 180, "every program of app-master")
-        wait_until(lambda: all(row["status"] == "UP" for (_, name), row in instance_rows().items()
-                               if name.startswith("app-master-")), 180, "app-master's instances are up")
-        created = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")],
-                      cwd=master, timeout=600).stdout
-        started.append(Server([os.path.join(slave, "bin", "supervisord"), "-n"], slave,
-                              os.path.join(root, "app-slave-supervisord.log")))
-        wait_until(lambda: all_running(slave), 180, "every program of app-slave")
-        wait_until(lambda: all_instances_up(), 120, "HAProxy sees every instance up")
+    with app_tier_running(root) as created:
         yield root, created
-    finally:
-        for server in reversed(started):
-            server.stop(timeout=120)
-        for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
-            wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
-
-
-def stats():
-    """HAProxy's statistics: {(proxy, server): row}."""
-    connection = http.client.HTTPConnection(APP_MASTER, STATS, timeout=10)
-    try:
-        connection.request("GET", "/;csv")
-        lines = connection.getresponse().read().decode().splitlines()
-    finally:
-        connection.close()
-    header = lines[0].lstrip("# ").split(",")
-    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
-    return {(row["pxname"], row["svname"]): row for row in rows}
-
-
-def instance_rows():
-    return {key: row for key, row in stats().items() if re.match(r"app-(master|slave)-\d+$", key[1])}
-
-
-def all_instances_up():
-    rows = instance_rows()
-    return len(rows) == 4 and all(row["status"] == "UP" for row in rows.values())
-
-
-def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
-
-
-def admin_authorization(root):
-    parser = configparser.RawConfigParser()
-    parser.read(os.path.join(root, "secrets.cfg"))
-    password = parser.get("secrets", "zope-admin-password")
-    return "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
-
-
-def load(host, port, path, headers, clients, seconds):
-    """CLIENTS threads requesting PATH for SECONDS: (answers, failures)."""
-    deadline = time.monotonic() + seconds
-    answers, failures, lock = [], [], threading.Lock()
-
-    def client():
-        while time.monotonic() < deadline:
-            try:
-                status, _, _ = request(host, port, path, headers=headers)
-                outcome = answers if status == 200 else failures
-            except OSError as error:
-                status, outcome = repr(error), failures
-            with lock:
-                outcome.append(status)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers, failures
 
 
 # Building and checking
@@ -193,14 +117,10 @@ def test_create_site_a_second_time_changes_nothing(app_servers):
 def test_content_written_on_app_master_is_read_on_app_slave(app_servers):
     root, _ = app_servers
     title = f"Draw {uuid.uuid4().hex[:8]}"
-    headers = {"Authorization": admin_authorization(root), "Accept": "application/json",
-               "Content-Type": "application/json"}
-    status, _, body = request(APP_MASTER, BASE, f"{VHM}/", "POST", headers,
-                              json.dumps({"@type": "Document", "title": title}))
-    assert status == 201, body
-    path = "/" + json.loads(body)["@id"].split("/", 3)[3]
+    headers = {"Authorization": admin_authorization(root)}
+    path = create_document(root, APP_MASTER, BASE, title)
     status, _, body = request(APP_SLAVE, BASE + 1, VHM + path, headers={"Accept": "application/json",
-                                                                         "Authorization": headers["Authorization"]})
+                                                                         **headers})
     assert status == 200 and json.loads(body)["title"] == title
 
 
@@ -233,7 +153,7 @@ def zope_event_logs(root):
     return [os.path.join(root, server, "var", "log", "zope", name)
             for server in ("app-master", "app-slave")
             for name in os.listdir(os.path.join(root, server, "var", "log", "zope"))
-            if not name.endswith("-access.log")]
+            if name.startswith("event-")]
 
 
 def test_no_instance_gets_more_requests_than_threads(app_servers):
@@ -244,7 +164,7 @@ def test_no_instance_gets_more_requests_than_threads(app_servers):
     assert not failures and len(answers) > 50
     rows = instance_rows()
     assert all(int(row["smax"]) <= THREADS for row in rows.values()), {k: r["smax"] for k, r in rows.items()}
-    assert any(int(row["qmax"]) > 0 for (proxy, name), row in stats().items() if name == "BACKEND"), \
+    assert any(int(row["qmax"]) > 0 for (proxy, name), row in haproxy_stats().items() if name == "BACKEND"), \
         "the load was too light to queue"
     # Zope has THREADS threads for HAProxy's requests and a spare one for its
     # health checks. A waiting task beyond those can only be the moment a

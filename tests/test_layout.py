@@ -51,11 +51,14 @@ def test_top_level_file_extends_base_first(name):
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL_FILES)
-def test_programs_are_added_after_supervisor_cfg_sets_them(name):
+@pytest.mark.parametrize("key, setter", [("programs", "buildout.d/supervisor.cfg"),
+                                         ("files", "buildout.d/rsyslog.cfg"),
+                                         ("plugins", "buildout.d/munin-node.cfg")])
+def test_lists_are_added_to_after_the_fragment_that_sets_them(name, key, setter):
     files = flattened_extends(name)
-    adders = [f for f in files if re.search(r"^programs \+=", open(repo_path(f)).read(), re.M)]
+    adders = [f for f in files if re.search(rf"^{key} \+=", open(repo_path(f)).read(), re.M)]
     for adder in adders:
-        assert "buildout.d/supervisor.cfg" in files[:files.index(adder)], f"{adder} comes before supervisor.cfg"
+        assert setter in files[:files.index(adder)], f"{adder} comes before {setter}"
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL_FILES)

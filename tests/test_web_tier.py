@@ -146,8 +146,9 @@ def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, messag
 # Running: nginx and Varnish of web-1 under its supervisord
 
 
-def test_supervisorctl_shows_both_programs_running(web_1):
-    assert program_states(os.path.join(web_1, "web-1")) == [["nginx", "RUNNING"], ["varnish", "RUNNING"]]
+def test_supervisorctl_shows_every_program_running(web_1):
+    assert program_states(os.path.join(web_1, "web-1")) == [
+        ["nginx", "RUNNING"], ["rsyslog", "RUNNING"], ["varnish", "RUNNING"], ["varnishncsa", "RUNNING"]]
 
 
 def test_plain_http_only_redirects_to_https(web_1):

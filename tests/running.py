@@ -1,0 +1,137 @@
+"""Running the cluster's servers in tests: each under its own supervisord,
+started in the order production needs and stopped by the test that started it.
+"""
+
+import base64
+import configparser
+import contextlib
+import http.client
+import json
+import os
+import threading
+import time
+
+from conftest import Server, all_running, port_open, run, wait_until
+
+WEB_1, WEB_2, APP_MASTER, APP_SLAVE = "127.0.1.11", "127.0.1.12", "127.0.1.21", "127.0.1.22"
+HTTPS = 8443
+HAPROXY, STATS, BASE = 8200, 8202, 8101
+# The path of the site as web-1's nginx rewrites it for Zope.
+VHM = "/VirtualHostBase/https/127.0.1.11:8443/Plone/VirtualHostRoot"
+
+
+def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
+    """(status, headers, body) of one plain HTTP request."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def load(host, port, path, headers, clients, seconds):
+    """CLIENTS threads requesting PATH for SECONDS: (answers, failures)."""
+    deadline = time.monotonic() + seconds
+    answers, failures, lock = [], [], threading.Lock()
+
+    def client():
+        while time.monotonic() < deadline:
+            try:
+                status, _, _ = request(host, port, path, headers=headers)
+                outcome = answers if status == 200 else failures
+            except OSError as error:
+                status, outcome = repr(error), failures
+            with lock:
+                outcome.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers, failures
+
+
+def admin_authorization(root):
+    parser = configparser.RawConfigParser()
+    parser.read(os.path.join(root, "secrets.cfg"))
+    password = parser.get("secrets", "zope-admin-password")
+    return "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+
+
+def create_document(root, host, port, title):
+    """A new page made through the instance at HOST:PORT (plone.restapi); its path under VHM."""
+    headers = {"Authorization": admin_authorization(root), "Accept": "application/json",
+               "Content-Type": "application/json"}
+    status, _, body = request(host, port, f"{VHM}/", "POST", headers, json.dumps({"@type": "Document", "title": title}))
+    assert status == 201, body
+    return "/" + json.loads(body)["@id"].split("/", 3)[3]
+
+
+def haproxy_stats():
+    """HAProxy's statistics: {(proxy, server): row}."""
+    connection = http.client.HTTPConnection(APP_MASTER, STATS, timeout=10)
+    try:
+        connection.request("GET", "/;csv")
+        lines = connection.getresponse().read().decode().splitlines()
+    finally:
+        connection.close()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+    return {(row["pxname"], row["svname"]): row for row in rows}
+
+
+def instance_rows():
+    return {key: row for key, row in haproxy_stats().items() if key[1].startswith(("app-master-", "app-slave-"))}
+
+
+def all_instances_up():
+    rows = instance_rows()
+    return len(rows) == 4 and all(row["status"] == "UP" for row in rows.values())
+
+
+def start(root, name):
+    directory = os.path.join(root, name)
+    return Server([os.path.join(directory, "bin", "supervisord"), "-n"], directory,
+                  os.path.join(root, f"{name}-supervisord.log"))
+
+
+@contextlib.contextmanager
+def app_tier_running(root):
+    """app-master and app-slave running with the site created; yields create-site's output."""
+    master, slave = os.path.join(root, "app-master"), os.path.join(root, "app-slave")
+    started = []
+    try:
+        started.append(start(root, "app-master"))
+        # The instances create RelStorage's schema and Zope's root when they
+        # first start; the site is created once they answer HAProxy's checks.
+        wait_until(lambda: all_running(master), 180, "every program of app-master")
+        wait_until(lambda: all(row["status"] == "UP" for (_, name), row in instance_rows().items()
+                               if name.startswith("app-master-")), 180, "app-master's instances are up")
+        created = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")],
+                      cwd=master, timeout=600).stdout
+        started.append(start(root, "app-slave"))
+        wait_until(lambda: all_running(slave), 180, "every program of app-slave")
+        wait_until(all_instances_up, 120, "HAProxy sees every instance up")
+        yield created
+    finally:
+        for server in reversed(started):
+            server.stop(timeout=120)
+        for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
+            wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
+
+
+@contextlib.contextmanager
+def web_server_running(root, name, address):
+    """The web server NAME (nginx, Varnish, varnishncsa, rsyslog) running."""
+    directory = os.path.join(root, name)
+    server = start(root, name)
+    try:
+        wait_until(lambda: port_open(address, HTTPS), 60, f"{name}'s nginx answers")
+        wait_until(lambda: all_running(directory), 60, f"every program of {name}")
+        yield directory
+    finally:
+        server.stop()
+        wait_until(lambda: not port_open(address, HTTPS), 30, f"{name}'s nginx is gone")

@@ -1,0 +1,253 @@
+"""Operations with all four servers running the real Plone site.
+
+Central logging: every server's rsyslog forwards its services' logs to the
+log server (app-master), whose rsyslog writes them into the logs database;
+the views answer the common questions; nothing is lost while the database is
+down. Munin: the master graphs every server's services, shown over HTTPS to the
+admin addresses. Backups: a dump restored into a fresh cluster holds what it
+held.
+"""
+
+import glob
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import run, supervisorctl, wait_until
+from running import (
+    APP_MASTER,
+    APP_SLAVE,
+    BASE,
+    HAPROXY,
+    HTTPS,
+    VHM,
+    WEB_1,
+    WEB_2,
+    admin_authorization,
+    all_instances_up,
+    app_tier_running,
+    create_document,
+    load,
+    request,
+    web_server_running,
+)
+
+SERVERS = {"web-1": WEB_1, "web-2": WEB_2, "app-master": APP_MASTER, "app-slave": APP_SLAVE}
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(cluster):
+    """Every server running, the site created: the cluster's root."""
+    root, _ = cluster
+    with app_tier_running(root), web_server_running(root, "web-1", WEB_1), \
+            web_server_running(root, "web-2", WEB_2):
+        yield root
+
+
+def sql(root, query):
+    """Rows of QUERY on the logs database, as the database's superuser over its socket."""
+    master = os.path.join(root, "app-master")
+    output = run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t",
+                  "-F", "|", "-h", os.path.join(master, "var", "run", "postgresql"), "-d", "logs", "-c", query],
+                 cwd="/").stdout
+    return [line.split("|") for line in output.splitlines() if line]
+
+
+def log(root, server, message, priority="local0.info", tag="surge-test"):
+    """MESSAGE sent by the syslog API to SERVER's own rsyslog socket."""
+    socket_path = os.path.join(root, server, "var", "run", "log.sock")
+    subprocess.run(["logger", "--socket-errors=on", "-u", socket_path, "-p", priority, "-t", tag, message],
+                   check=True)
+
+
+def page(root, address, path, source=None):
+    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60,
+                                             source_address=(source, 0) if source else None)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def arrived(root, condition):
+    return bool(sql(root, f"SELECT 1 FROM messages WHERE {condition} LIMIT 1"))
+
+
+def test_a_line_from_every_server_arrives_with_its_host_and_program(site):
+    marker = uuid.uuid4().hex
+    for server in SERVERS:
+        log(site, server, f"{marker} from {server}")
+    wait_until(lambda: len(sql(site, f"SELECT host FROM messages WHERE message LIKE '%{marker}%'")) == 4,
+               60, "a line from each server in the log database")
+    rows = sql(site, f"SELECT host, program, message FROM messages WHERE message LIKE '%{marker}%'")
+    assert sorted((host, program, message) for host, program, message in rows) == sorted(
+        (address, "surge-test", f"{marker} from {server}") for server, address in SERVERS.items())
+
+
+@pytest.mark.parametrize("program, server", [
+    ("nginx", "web-1"), ("nginx", "web-2"), ("varnishncsa", "web-1"), ("varnishncsa", "web-2"),
+    ("haproxy", "app-master"), ("zope-access", "app-master"), ("zope-access", "app-slave"),
+    ("zope-event", "app-master"), ("zope-event", "app-slave"), ("postgres", "app-master"),
+    ("supervisord", "web-1"), ("supervisord", "app-slave"),
+])
+def test_every_service_logs_into_the_database(site, program, server):
+    for address in (WEB_1, WEB_2):
+        for path in ("/", "/news", f"/news?{uuid.uuid4().hex}"):
+            assert page(site, address, path)[0] == 200
+    wait_until(lambda: arrived(site, f"program = '{program}' AND host = '{SERVERS[server]}'"), 60,
+               f"{program} of {server} in the log database")
+
+
+def test_views_answer_from_real_requests(site):
+    path = f"/news?view-test={uuid.uuid4().hex}"
+    for address in (WEB_1, WEB_2):
+        for _ in range(2):
+            assert page(site, address, path)[0] == 200
+    log(site, "web-2", f"an error {uuid.uuid4().hex}", priority="local0.err")
+    wait_until(lambda: arrived(site, f"program = 'haproxy' AND message LIKE '%{path}%'"), 60, "HAProxy's line")
+    wait_until(lambda: arrived(site, f"program = 'varnishncsa' AND message LIKE '%{path}%'"), 60, "varnishncsa's")
+    wait_until(lambda: arrived(site, "severity <= 3 AND program = 'surge-test'"), 60, "the error")
+    parsed = sql(site, f"SELECT pool, class, method, status FROM haproxy_requests WHERE url LIKE '%{path}'")
+    assert parsed and all(row == ["shared", "anonymous", "GET", "200"] for row in parsed), parsed
+    slowest = [int(max_ms) for _, _, max_ms, _, _ in sql(site, "SELECT * FROM slowest_urls_1h")]
+    assert slowest == sorted(slowest, reverse=True) and len(slowest) <= 20
+    [[longest]] = sql(site, "SELECT max(total_ms) FROM haproxy_requests WHERE received > now() - interval '1 hour'")
+    assert slowest[0] == int(longest)
+    pools = {pool for _, pool, _, _ in sql(site, "SELECT * FROM haproxy_5xx_per_pool_hour")}
+    assert "shared" in pools
+    ratios = {host: (int(hits), int(misses)) for _, host, hits, misses, _, _ in
+              sql(site, "SELECT * FROM varnish_hit_ratio_hour")}
+    assert all(ratios[address][0] >= 1 and ratios[address][1] >= 1 for address in (WEB_1, WEB_2)), ratios
+    errors = sql(site, "SELECT host, program FROM errors_24h")
+    assert [WEB_2, "surge-test"] in errors
+    hosts = {host for _, host, _, _ in sql(site, "SELECT * FROM messages_per_server_hour")}
+    assert hosts == set(SERVERS.values())
+
+
+def test_bin_logs_prints_a_view_read_only(site):
+    master = os.path.join(site, "app-master")
+    output = run([os.path.join(master, "bin", "logs"), "messages_per_server_hour"], cwd=master).stdout
+    assert "hour" in output and APP_SLAVE in output
+    assert "errors_24h" in run([os.path.join(master, "bin", "logs"), "--help"], cwd=master).stdout
+    refused = run([os.path.join(master, "bin", "logs"), "messages; DELETE FROM messages"], cwd=master, check=False)
+    assert refused.returncode == 2 and "invalid choice" in refused.stdout
+
+
+def test_nothing_is_lost_while_the_log_database_is_down(site):
+    master = os.path.join(site, "app-master")
+    marker = uuid.uuid4().hex
+    supervisorctl(master, "stop", "postgres", check=True)
+    try:
+        for number in range(50):
+            log(site, "web-2" if number % 2 else "app-slave", f"{marker} {number}")
+    finally:
+        supervisorctl(master, "start", "postgres", check=True)
+    wait_until(lambda: len(sql(site, f"SELECT DISTINCT message FROM messages WHERE message LIKE '{marker} %'")) == 50,
+               120, "all 50 messages sent while PostgreSQL was down")
+    wait_until(all_instances_up, 120, "the instances are back after PostgreSQL's restart")
+
+
+# Munin
+
+PLUGINS = {
+    "web-1": ["cpu", "memory", "nginx_request", "nginx_status", "surge_varnish"],
+    "web-2": ["cpu", "nginx_request", "surge_varnish"],
+    "app-master": ["cpu", "surge_haproxy", "postgres_connections_db", "surge_memcached", "surge_zope_memory",
+                   "surge_zope_threads"],
+    "app-slave": ["cpu", "surge_zope_memory", "surge_zope_threads"],
+}
+
+
+def munin_update(root):
+    """One run of the Munin master (what its program does every 5 minutes); True when it succeeded."""
+    master = os.path.join(root, "app-master")
+    result = run(["runuser", "-u", "munin", "--", "/usr/bin/munin-cron", "--config",
+                  os.path.join(master, "etc", "munin", "munin.conf")], cwd="/", check=False)
+    return result.returncode == 0
+
+
+def test_munin_draws_every_server_and_a_plugin_of_each_service(site):
+    graphs = os.path.join(site, "app-master", "var", "munin", "www", "surge")
+    expected = [os.path.join(graphs, server, f"{plugin}-day.png")
+                for server, plugins in PLUGINS.items() for plugin in plugins]
+    wait_until(lambda: munin_update(site) and all(os.path.exists(path) for path in expected), 120,
+               "a graph of every server and service")
+    for path in expected:
+        with open(path, "rb") as stream:
+            assert stream.read(8) == b"\x89PNG\r\n\x1a\n", path
+
+
+def test_munin_graphs_are_served_over_https_to_admin_addresses_only(site):
+    path = "/_surge/munin/surge/app-slave/surge_zope_memory-day.png"
+    wait_until(lambda: munin_update(site) and page(site, WEB_2, path)[0] == 200, 120, "the graph through web-2")
+    status, headers, body = page(site, WEB_1, path)
+    assert status == 200 and headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
+    assert page(site, WEB_1, path, source="127.0.0.5")[0] == 403
+
+
+# Memory limits
+
+
+def test_an_instance_over_its_memory_limit_is_drained_and_restarted_without_a_failed_request(site):
+    slave = os.path.join(site, "app-slave")
+    build = [os.path.join(slave, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
+    log_path = os.path.join(slave, "var", "log", "memory-watch.log")
+    try:
+        # Every instance is over 50 MB: each is drained and restarted, one at a time.
+        run([*build, "instance-settings:memory-limit=50", "instance-settings:drain-seconds=6",
+             "instance-settings:memory-check=TICK_5"], cwd=slave)
+        supervisorctl(slave, "update", check=True)
+        answers, failures = load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "anonymous"},
+                                 clients=8, seconds=40)
+        assert failures == [] and len(answers) > 100
+        text = open(log_path).read()
+        assert "drained; restarting it in 6 s" in text and "restarted" in text, text
+    finally:
+        run(build, cwd=slave)
+        supervisorctl(slave, "update", check=True)
+    wait_until(all_instances_up, 180, "every instance up again")
+
+
+# Backups (last: they replace app-master's database cluster)
+
+
+def title_of(root, path):
+    status, _, body = request(APP_SLAVE, BASE, VHM + path,
+                              headers={"Accept": "application/json", "Authorization": admin_authorization(root)})
+    return json.loads(body)["title"] if status == 200 else status
+
+
+def test_a_backup_restored_into_a_fresh_cluster_holds_the_backed_up_content(site):
+    master, slave = os.path.join(site, "app-master"), os.path.join(site, "app-slave")
+    kept = create_document(site, APP_MASTER, BASE, "Backed up")
+    output = run(["runuser", "-u", "postgres", "--", os.path.join(master, "bin", "backup")], cwd="/").stdout
+    assert "backup: surge ->" in output and "backup: logs ->" in output
+    dump = sorted(glob.glob(os.path.join(master, "var", "backups", "surge", "surge-*.dump")))[-1]
+    lost = create_document(site, APP_MASTER, BASE, "After the backup")
+
+    supervisorctl(slave, "stop", "instance:*", check=True)
+    supervisorctl(master, "stop", "haproxy", "instance:*", "backup", "postgres", check=True)
+    os.rename(os.path.join(master, "var", "postgresql"), os.path.join(master, "var", "postgresql.old"))
+    rebuilt = run([os.path.join(master, "bin", "buildout"), "-N", "-c", "cluster.cfg"], cwd=master).stdout
+    assert "initialising the PostgreSQL cluster" in rebuilt
+    supervisorctl(master, "start", "postgres", check=True)
+    wait_until(lambda: "RUNNING" in supervisorctl(master, "status", "postgres"), 60, "the fresh PostgreSQL")
+    restored = run([os.path.join(master, "bin", "restore"), "surge", dump], cwd=master).stdout
+    assert "restore:" in restored
+    again = run([os.path.join(master, "bin", "restore"), "surge", dump], cwd=master, check=False)
+    assert again.returncode != 0 and "already has tables" in again.stdout
+
+    supervisorctl(master, "start", "instance:*", "haproxy", "backup", check=True)
+    supervisorctl(slave, "start", "instance:*", check=True)
+    wait_until(all_instances_up, 180, "every instance up on the restored database")
+    assert title_of(site, kept) == "Backed up"
+    assert title_of(site, lost) == 404
