@@ -137,10 +137,12 @@ def test_cluster_check_fails_on_a_broken_live_file(cluster):
     ("nginx-settings:zmi-allow=10.0.0.300", "'10.0.0.300' is not an address or network"),
     ("varnish-settings:grace-sick=six hours", "[varnish-settings] grace-sick = 'six hours' is not a duration"),
     ("settings:secrets-file=/nonexistent/secrets.cfg", "/nonexistent/secrets.cfg does not exist"),
+    ("rsyslog-settings:queue-disk-space=lots", "rsyslog.conf.j2 renders a file that fails its check"),
 ])
 def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster
-    bad_setting_fails_and_keeps_live_files(os.path.join(root, "web-2"), setting, message, ("nginx.conf", "varnish.vcl"))
+    bad_setting_fails_and_keeps_live_files(os.path.join(root, "web-2"), setting, message,
+                                           ("nginx.conf", "varnish.vcl", "rsyslog.conf"))
 
 
 # Running: nginx and Varnish of web-1 under its supervisord
@@ -148,7 +150,8 @@ def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, messag
 
 def test_supervisorctl_shows_every_program_running(web_1):
     assert program_states(os.path.join(web_1, "web-1")) == [
-        ["nginx", "RUNNING"], ["rsyslog", "RUNNING"], ["varnish", "RUNNING"], ["varnishncsa", "RUNNING"]]
+        ["munin-node", "RUNNING"], ["nginx", "RUNNING"], ["rsyslog", "RUNNING"], ["varnish", "RUNNING"],
+        ["varnishncsa", "RUNNING"]]
 
 
 def test_plain_http_only_redirects_to_https(web_1):
