@@ -155,3 +155,14 @@ def test_every_settings_section_is_documented(path):
     docs = "".join(open(page).read() for page in glob.glob(repo_path("docs", "**", "*.rst"), recursive=True))
     for section in settings_sections(path):
         assert f".. fragment-settings:: {relative} {section}" in docs, f"[{section}] has no table in docs/"
+
+
+def test_jenkinsfile_runs_the_commands_of_the_readme_test_command():
+    """Its stages split the README's test command; together they run all of it, and the docs."""
+    _, tests = readme_commands()
+    jenkinsfile = open(repo_path("Jenkinsfile")).read()
+    assert ".ci/install" in jenkinsfile
+    for command in tests.split(" && "):
+        assert command in jenkinsfile, command
+    assert 'bin/pytest -m "not slow"' in jenkinsfile and "bin/pytest -m slow" in jenkinsfile
+    assert "bin/docs" in jenkinsfile
