@@ -1,4 +1,4 @@
-"""bin/cluster: build and check the four production servers on this one machine.
+"""bin/cluster: build, check and run the four production servers on this one machine.
 
 Each server gets its own directory under the cluster root (var/cluster by
 default) holding a copy of this repository, as if it were its own machine,
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from surge.cluster import checkout, overlay, releases, tls
+from surge.cluster import checkout, overlay, releases, running, tls
 from surge.cluster.checks import check_server
 from surge.cluster.topology import SERVERS, select
 
@@ -127,8 +127,10 @@ def check(root, servers):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["build", "check"],
-                        help="build: build the servers; check: run every rendered file through its checker")
+    parser.add_argument("command", choices=["build", "check", "up", "status", "down"],
+                        help="build: build the servers; check: run every rendered file through its checker; "
+                             "up: build what is missing and start the whole site; status: every server's "
+                             "programs; down: stop everything up started")
     parser.add_argument("servers", nargs="*", metavar="SERVER",
                         help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
     parser.add_argument("--root", help="the cluster's directory (default: var/cluster of this checkout)")
@@ -139,6 +141,15 @@ def main(repository, eggs_directory=None, argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     root = os.path.abspath(args.root or os.path.join(repository, "var", "cluster"))
     servers = select(args.servers)
+    if args.command in ("up", "status", "down") and args.servers:
+        raise SystemExit(f"cluster: {args.command} works on the whole cluster; name no server")
     if args.command == "build":
         return build(repository, root, servers, eggs_directory)
-    return check(root, servers)
+    if args.command == "check":
+        return check(root, servers)
+    if args.command == "up":
+        missing = [s for s in SERVERS if not os.path.exists(os.path.join(root, s.name, ".installed.cfg"))]
+        if missing:
+            build(repository, root, missing, eggs_directory)
+        return running.up(root)
+    return running.status(root) if args.command == "status" else running.down(root)

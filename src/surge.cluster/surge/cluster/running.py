@@ -1,0 +1,174 @@
+"""bin/cluster up, status and down: the four servers running on this machine.
+
+``up`` builds the servers that are not built yet, starts each server's
+supervisord in the order production needs (app-master, whose instances
+create the database's schema; the site, created once; app-slave; the web
+servers), waits until every service answers, polling with a deadline, and
+prints the URLs. A server whose supervisord already runs is left alone, so
+``up`` on a running cluster changes nothing. ``down`` stops every
+supervisord it finds running, in the reverse order, and waits until each
+one and its programs are gone.
+"""
+
+import http.client
+import os
+import re
+import ssl
+import subprocess
+import time
+
+from surge.cluster.topology import HTTPS_PORT, SERVERS
+
+# The order servers start in; down goes the other way.
+START_ORDER = ("app-master", "app-slave", "web-1", "web-2")
+HAPROXY_STATS_PORT = 8202
+DEADLINE = 300
+
+
+def say(message):
+    print(f"cluster: {message}", flush=True)
+
+
+def supervisorctl(directory, *args):
+    result = subprocess.run([os.path.join(directory, "bin", "supervisorctl"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    return result.returncode, result.stdout
+
+
+def supervisord_pid(directory):
+    """The PID of the server's supervisord when it runs, else None."""
+    try:
+        with open(os.path.join(directory, "var", "run", "supervisord.pid")) as stream:
+            pid = int(stream.read().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def states(directory):
+    """[(program, state)] of the server's supervisord."""
+    _, output = supervisorctl(directory, "status")
+    return [tuple(line.split()[:2]) for line in output.splitlines() if len(line.split()) >= 2]
+
+
+def all_running(directory):
+    found = states(directory)
+    return bool(found) and all(state == "RUNNING" for _, state in found)
+
+
+def wait_for(condition, what, deadline=DEADLINE):
+    """Poll CONDITION (exceptions count as not yet) until it holds; SystemExit naming WHAT at the deadline."""
+    limit = time.monotonic() + deadline
+    while time.monotonic() < limit:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"cluster: gave up after {deadline} s waiting for {what}")
+
+
+def instances_up(address, prefix=""):
+    """True when HAProxy on ADDRESS sees every instance (whose name starts with PREFIX) up."""
+    connection = http.client.HTTPConnection(address, HAPROXY_STATS_PORT, timeout=5)
+    try:
+        connection.request("GET", "/;csv")
+        lines = connection.getresponse().read().decode().splitlines()
+    finally:
+        connection.close()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+    instances = [row for row in rows if re.match(r"app-.*-\d+$", row["svname"]) and row["svname"].startswith(prefix)]
+    return bool(instances) and all(row["status"] == "UP" for row in instances)
+
+
+def front_page(root, address):
+    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    connection = http.client.HTTPSConnection(address, HTTPS_PORT, context=context, timeout=30)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def zope_user(directory):
+    """The user the server's instances (and so create-site) run as, from its build."""
+    with open(os.path.join(directory, "bin", "create-site")) as stream:
+        return re.search(r'run_as="([^"]+)"', stream.read()).group(1)
+
+
+def start(root, name):
+    directory = os.path.join(root, name)
+    if supervisord_pid(directory):
+        say(f"{name}: already running")
+        return False
+    result = subprocess.run([os.path.join(directory, "bin", "supervisord")], cwd=directory,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        raise SystemExit(f"cluster: {name}: supervisord did not start: {result.stdout.strip()}")
+    say(f"{name}: supervisord started")
+    return True
+
+
+def create_site(root):
+    directory = os.path.join(root, "app-master")
+    command = [os.path.join(directory, "bin", "create-site")]
+    user = zope_user(directory)
+    if os.geteuid() == 0 and user != "root":
+        command = ["runuser", "-u", user, "--", *command]
+    result = subprocess.run(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        raise SystemExit(f"cluster: create-site failed:\n{result.stdout.strip()}")
+    for line in result.stdout.splitlines():
+        say(line)
+
+
+def up(root):
+    address = {server.name: server.address for server in SERVERS}
+    started = time.monotonic()
+    for name in START_ORDER:
+        start(root, name)
+        directory = os.path.join(root, name)
+        wait_for(lambda: all_running(directory), f"every program of {name} to run")
+        if name == "app-master":
+            # The instances create the database's schema when they first start.
+            wait_for(lambda: instances_up(address[name], "app-master-"), "app-master's instances in HAProxy")
+            create_site(root)
+        elif name == "app-slave":
+            wait_for(lambda: instances_up(address["app-master"]), "every instance in HAProxy")
+        else:
+            wait_for(lambda: front_page(root, address[name]), f"the front page through {name}")
+    say(f"up in {time.monotonic() - started:.0f} s:")
+    for name in ("web-1", "web-2"):
+        say(f"  https://{address[name]}:{HTTPS_PORT}/  (trust {os.path.join(root, 'tls', 'ca.crt')})")
+    say(f"  HAProxy: http://{address['app-master']}:{HAPROXY_STATS_PORT}/   "
+        f"graphs: https://{address['web-1']}:{HTTPS_PORT}/_surge/munin/")
+    return 0
+
+
+def status(root):
+    stopped = 0
+    for name in START_ORDER:
+        directory = os.path.join(root, name)
+        if not supervisord_pid(directory):
+            print(f"{name:11} not running")
+            stopped += 1
+            continue
+        for program, state in states(directory):
+            print(f"{name:11} {program:28} {state}")
+    return 3 if stopped else 0
+
+
+def down(root):
+    for name in reversed(START_ORDER):
+        directory = os.path.join(root, name)
+        pid = supervisord_pid(directory)
+        if not pid:
+            continue
+        supervisorctl(directory, "shutdown")
+        wait_for(lambda: supervisord_pid(directory) is None, f"{name}'s supervisord to stop", deadline=180)
+        say(f"{name}: stopped")
+    return 0
