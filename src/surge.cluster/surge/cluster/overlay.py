@@ -13,6 +13,9 @@ import zc.buildout.buildout
 
 from surge.cluster.topology import HTTP_PORT, HTTPS_PORT, SERVERS
 
+# The site's public name on this machine: web-1's address.
+PUBLIC_ADDRESS = SERVERS[0].address
+
 OVERLAY = "cluster.cfg"
 
 
@@ -54,7 +57,9 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "[hosts]",
         hosts,
         f"local = {server.address}",
-        f"public = {server.address}",
+        "# One public name for the site, as in production: both web servers build the",
+        "# same virtual host URLs, so Plone's purges reach both Varnishes.",
+        f"public = {PUBLIC_ADDRESS}",
         "# Every loopback connection comes from 127.0.0.1, whatever server it is for.",
         "loopback = 127.0.0.1",
         "",

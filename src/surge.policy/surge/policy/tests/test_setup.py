@@ -27,11 +27,12 @@ class TestCaching(unittest.TestCase):
         mapping = api.portal.get_registry_record("plone.caching.interfaces.ICacheSettings.operationMapping")
         self.assertEqual(mapping["plone.resource"], "plone.app.caching.strongCaching")
 
-    def test_announcements_are_purged(self):
+    def test_edited_content_is_purged(self):
         purged = api.portal.get_registry_record(
             "plone.app.caching.interfaces.IPloneCacheSettings.purgedContentTypes"
         )
-        self.assertIn("Announcement", purged)
+        for portal_type in ("Document", "Event", "Folder", "Announcement"):
+            self.assertIn(portal_type, purged)
 
 
 class TestTheme(unittest.TestCase):
