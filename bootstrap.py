@@ -198,6 +198,32 @@ def bootstrap(config, force=False):
     write_stamp(wanted)
 
 
+def missing_extends(config, seen=None):
+    """'FILE: [buildout] extends names X, which does not exist' for every broken link of CONFIG's chain.
+
+    zc.buildout answers a missing fragment with a traceback; this says which
+    file names it, before anything is built.
+    """
+    seen = set() if seen is None else seen
+    problems = []
+    path = os.path.join(HERE, config)
+    if path in seen:
+        return problems
+    seen.add(path)
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read(path)
+    for extended in parser.get("buildout", "extends", fallback="").split():
+        if "://" in extended:
+            continue
+        target = os.path.normpath(os.path.join(os.path.dirname(config), extended))
+        if not os.path.isfile(os.path.join(HERE, target)):
+            problems.append(f"{config}: [buildout] extends names {extended}, which does not exist "
+                            f"(the fragments are in buildout.d/)")
+        else:
+            problems.extend(missing_extends(target, seen))
+    return problems
+
+
 def digest(path):
     try:
         with open(path, "rb") as handle:
@@ -250,6 +276,10 @@ def main(argv=None):
         return 2
     if not args.config:
         say(f"using {config} for host {socket.gethostname()}")
+    broken = missing_extends(config)
+    if broken:
+        print("bootstrap: " + "\n           ".join(broken), file=sys.stderr)
+        return 2
     try:
         bootstrap(config, force=args.force)
         if args.build:

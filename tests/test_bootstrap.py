@@ -45,6 +45,23 @@ def test_unknown_file_is_refused():
     assert result.returncode == 2 and "nonexistent.cfg does not exist" in result.stdout
 
 
+def test_an_unknown_fragment_is_named_before_anything_is_built():
+    bootstrap = load_bootstrap()
+    bootstrap.HERE = repo_path()
+    name = "test-unknown-fragment.cfg"
+    with open(repo_path(name), "w") as stream:
+        stream.write("[buildout]\nextends = prod-web-1.cfg\n    buildout.d/nosuch.cfg\n")
+    try:
+        assert bootstrap.missing_extends(name) == [
+            f"{name}: [buildout] extends names buildout.d/nosuch.cfg, which does not exist "
+            "(the fragments are in buildout.d/)"]
+        result = run([PYTHON, "bootstrap.py", "-c", name], check=False)
+        assert result.returncode == 2 and "extends names buildout.d/nosuch.cfg" in result.stdout
+    finally:
+        os.remove(repo_path(name))
+    assert all(bootstrap.missing_extends(config) == [] for config in PRODUCTION_FILES + ["buildout.cfg"])
+
+
 def test_second_run_does_nothing_quickly():
     run([PYTHON, "bootstrap.py"])
     started = time.monotonic()
