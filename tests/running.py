@@ -31,13 +31,13 @@ def request(host, port, path, method="GET", headers=None, body=None, timeout=60)
         connection.close()
 
 
-def load(host, port, path, headers, clients, seconds):
-    """CLIENTS threads requesting PATH for SECONDS: (answers, failures)."""
+def load(host, port, path, headers, clients, seconds, stop=None):
+    """CLIENTS threads requesting PATH for SECONDS, or until the event STOP is set: (answers, failures)."""
     deadline = time.monotonic() + seconds
     answers, failures, lock = [], [], threading.Lock()
 
     def client():
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
             try:
                 status, _, _ = request(host, port, path, headers=headers)
                 outcome = answers if status == 200 else failures

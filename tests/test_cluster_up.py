@@ -1,0 +1,104 @@
+"""bin/cluster up, status and down: the whole site on this machine with one
+command, idempotent, and nothing left behind."""
+
+import os
+import threading
+
+import pytest
+
+from conftest import port_open, repo_path, run, wait_until
+from running import APP_MASTER, HAPROXY, HTTPS, VHM, WEB_1, WEB_2, all_instances_up, load
+
+SERVERS = ("web-1", "web-2", "app-master", "app-slave")
+pytestmark = pytest.mark.slow
+
+
+def cluster(root, *args, check=True):
+    return run([repo_path("bin", "cluster"), *args, "--root", root], timeout=900, check=check)
+
+
+def supervisord_pids(root):
+    pids = {}
+    for name in SERVERS:
+        path = os.path.join(root, name, "var", "run", "supervisord.pid")
+        pids[name] = open(path).read().strip() if os.path.exists(path) else None
+    return pids
+
+
+def processes_under(root):
+    """Command lines of the processes that run something of the cluster's root."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                command = stream.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if root in command and "bin/cluster" not in command and "pytest" not in command:
+            found.append(f"{pid}: {command}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(cluster):
+    root, _ = cluster
+    try:
+        output = cluster_command(root, "up")
+        yield root, output
+    finally:
+        cluster_command(root, "down", check=False)
+
+
+def cluster_command(root, command, check=True):
+    return cluster(root, command, check=check).stdout
+
+
+def test_up_starts_everything_and_prints_the_urls(site):
+    root, output = site
+    assert f"https://{WEB_1}:{HTTPS}/" in output and f"https://{WEB_2}:{HTTPS}/" in output
+    for address, port in ((WEB_1, HTTPS), (WEB_2, HTTPS), (APP_MASTER, HAPROXY), (APP_MASTER, 5432)):
+        assert port_open(address, port), f"{address}:{port}"
+
+
+def test_status_shows_every_program_of_every_server_running(site):
+    root, _ = site
+    result = cluster(root, "status")
+    lines = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in SERVERS]
+    assert {line[0] for line in lines} == set(SERVERS)
+    assert all(line[-1] == "RUNNING" for line in lines), result.stdout
+
+
+def test_up_on_a_running_cluster_changes_nothing(site):
+    root, _ = site
+    before = supervisord_pids(root)
+    output = cluster_command(root, "up")
+    assert output.count("already running") == 4
+    assert "exists; nothing to do" in output
+    assert supervisord_pids(root) == before
+
+
+def test_rolling_restart_of_both_app_servers_under_load_fails_no_request(site):
+    root, _ = site
+    stop, results = threading.Event(), {}
+    loader = threading.Thread(target=lambda: results.update(zip(("answers", "failures"), load(
+        APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "member"}, clients=20, seconds=600, stop=stop))))
+    loader.start()
+    try:
+        outputs = [run([os.path.join(root, server, "bin", "rolling-restart")], cwd=os.path.join(root, server),
+                       timeout=600).stdout for server in ("app-master", "app-slave")]
+    finally:
+        stop.set()
+        loader.join()
+    assert all(output.count("restarted, warmed and back") == 2 for output in outputs), outputs
+    assert results["failures"] == [] and len(results["answers"]) > 100, results["failures"][:5]
+    wait_until(all_instances_up, 30, "every instance back in HAProxy")
+
+
+def test_down_stops_everything_and_leaves_no_process(site):
+    root, _ = site
+    cluster_command(root, "down")
+    assert processes_under(root) == []
+    for address, port in ((WEB_1, HTTPS), (WEB_2, HTTPS), (APP_MASTER, HAPROXY), (APP_MASTER, 5432)):
+        assert not port_open(address, port), f"{address}:{port} still open"
+    stopped = cluster(root, "status", check=False)
+    assert stopped.returncode == 3 and stopped.stdout.count("not running") == 4

@@ -1,0 +1,251 @@
+"""The whole site through its real front door: bin/cluster up, then
+https://127.0.1.11:8443/ and https://127.0.1.12:8443/ with real Plone,
+nginx, Varnish, HAProxy, PostgreSQL and memcached (the seed's promises).
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import ssl
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from conftest import repo_path, run, supervisorctl, wait_until
+from running import HTTPS, WEB_1, WEB_2, admin_authorization, all_instances_up
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(cluster):
+    root, _ = cluster
+    command = [repo_path("bin", "cluster"), "up", "--root", root]
+    try:
+        run(command, timeout=900)
+        yield root
+    finally:
+        run([repo_path("bin", "cluster"), "down", "--root", root], timeout=600, check=False)
+
+
+def https(root, address, path, method="GET", headers=None, body=None):
+    """(status, headers, text) of one request through a web server's nginx."""
+    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def admin_json(root):
+    return {"Authorization": admin_authorization(root), "Accept": "application/json",
+            "Content-Type": "application/json"}
+
+
+def published_page(root, title):
+    """A new published page made through web-1; its path."""
+    headers = admin_json(root)
+    status, _, body = https(root, WEB_1, "/", "POST", headers, json.dumps({"@type": "Document", "title": title}))
+    assert status == 201, body
+    path = urllib.parse.urlsplit(json.loads(body)["@id"]).path
+    status, _, body = https(root, WEB_1, f"{path}/@workflow/publish", "POST", headers, "{}")
+    assert status == 200, body
+    return path
+
+
+def test_anonymous_front_page_is_the_themed_site_and_a_varnish_hit_the_second_time(site):
+    for address in (WEB_1, WEB_2):
+        path = f"/?e2e={uuid.uuid4().hex}"
+        status, headers, body = https(site, address, path)
+        assert status == 200 and "++theme++surge" in body
+        status, headers, _ = https(site, address, path)
+        assert status == 200 and headers["X-Cache"] == "HIT", dict(headers)
+
+
+def login(root, address):
+    """The __ac cookie of a login through ADDRESS."""
+    form = urllib.parse.urlencode({"__ac_name": "admin", "__ac_password": admin_password(root),
+                                   "buttons.login": "Log in", "came_from": ""})
+    status, headers, body = https(root, address, "/login", "POST",
+                                  {"Content-Type": "application/x-www-form-urlencoded"}, form)
+    cookies = [value for key, value in headers.items() if key.lower() == "set-cookie" and value.startswith("__ac=")]
+    assert status in (200, 302) and cookies, (status, body[:500])
+    return cookies[0].split(";", 1)[0]
+
+
+def admin_password(root):
+    import base64
+    return base64.b64decode(admin_authorization(root).split()[1]).decode().split(":", 1)[1]
+
+
+def test_a_login_through_web_1_works_through_web_2_and_is_never_cached(site):
+    cookie = login(site, WEB_1)
+    for _ in range(2):
+        status, headers, body = https(site, WEB_2, "/news", headers={"Cookie": cookie})
+        assert status == 200 and "Log out" in body
+        assert headers["X-Cache"] != "HIT" and headers["X-Surge-Pool"] == "member", dict(headers)
+    status, headers, _ = https(site, WEB_2, "/news/edit", headers={"Cookie": cookie})
+    assert headers["X-Surge-Pool"] == "author", (status, dict(headers))
+
+
+def test_a_session_value_set_on_one_app_server_is_read_on_the_other(site):
+    value = uuid.uuid4().hex
+    status, headers, body = https(site, WEB_1, "/@@surge-session", "POST",
+                                  {"Content-Type": "application/x-www-form-urlencoded"}, f"basket={value}")
+    assert status == 200, body
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    first_server = headers["X-Surge-Instance"].rsplit("-", 1)[0]
+    other_servers = set()
+    for _ in range(40):
+        status, headers, body = https(site, WEB_2, "/@@surge-session", headers={"Cookie": cookie})
+        assert status == 200 and json.loads(body)["values"].get("basket") == value, body
+        other_servers.add(headers["X-Surge-Instance"].rsplit("-", 1)[0])
+        if other_servers - {first_server}:
+            break
+    assert other_servers - {first_server}, "every read was answered by the server that wrote"
+
+
+def test_an_edit_through_web_1_reaches_anonymous_users_of_both_web_servers_within_2_s(site):
+    path = published_page(site, "Before the edit")
+    for address in (WEB_1, WEB_2):
+        for _ in range(2):
+            status, _, body = https(site, address, path)
+            assert status == 200 and "Before the edit" in body
+        assert https(site, address, path)[1]["X-Cache"] == "HIT"
+    status, _, body = https(site, WEB_1, path, "PATCH", admin_json(site), json.dumps({"title": "After the edit"}))
+    assert status == 204, body
+    edited = time.monotonic()
+    for address in (WEB_1, WEB_2):
+        wait_until(lambda a=address: "After the edit" in https(site, a, path)[2], 2 - (time.monotonic() - edited),
+                   f"the edited page through {address}")
+
+
+def load(root, addresses, clients, stop):
+    """CLIENTS threads requesting pages through ADDRESSES until STOP: (answers, failures)."""
+    answers, failures, lock = [], [], threading.Lock()
+    paths = ["/", "/news", "/events", "/@@search?SearchableText=news"]
+
+    def client(number):
+        while not stop.is_set():
+            address, path = addresses[number % len(addresses)], paths[number % len(paths)]
+            try:
+                status = https(root, address, path)[0]
+            except OSError as error:
+                status = repr(error)
+            with lock:
+                (answers if status == 200 else failures).append((address, path, status))
+            number += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    return threads, answers, failures
+
+
+def test_killing_an_instance_while_20_clients_load_the_site_fails_no_request(site):
+    master = os.path.join(site, "app-master")
+    stop = threading.Event()
+    threads, answers, failures = load(site, [WEB_1, WEB_2], 20, stop)
+    try:
+        time.sleep(5)
+        pid = int(supervisorctl(master, "pid", "instance:instance-8101").strip())
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(10)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == [] and len(answers) > 100, failures[:5]
+    wait_until(all_instances_up, 120, "the killed instance back")
+
+
+def test_with_every_instance_stopped_cached_pages_are_served_and_the_rest_gets_the_panic_page(site):
+    cached = f"/news?cached={uuid.uuid4().hex}"
+    for address in (WEB_1, WEB_2):
+        https(site, address, cached)
+        assert https(site, address, cached)[1]["X-Cache"] == "HIT"
+    servers = [os.path.join(site, name) for name in ("app-master", "app-slave")]
+    front = {(name, program): supervisorctl(os.path.join(site, name), "pid", program).strip()
+             for name, program in (("web-1", "nginx"), ("web-1", "varnish"), ("web-2", "nginx"),
+                                   ("web-2", "varnish"), ("app-master", "haproxy"))}
+    try:
+        for directory in servers:
+            supervisorctl(directory, "stop", "instance:*", check=True)
+        for address in (WEB_1, WEB_2):
+            status, _, _ = https(site, address, cached)
+            assert status == 200, (address, status)
+            status, headers, body = https(site, address, f"/news?uncached={uuid.uuid4().hex}")
+            assert status == 503 or headers.get("Location", "").endswith("/_surge/busy"), (status, dict(headers))
+    finally:
+        for directory in servers:
+            supervisorctl(directory, "start", "instance:*", check=True)
+    wait_until(all_instances_up, 180, "every instance back")
+    for address in (WEB_1, WEB_2):
+        wait_until(lambda a=address: https(site, a, f"/news?after={uuid.uuid4().hex}")[0] == 200, 60,
+                   f"the site through {address} again")
+    # Recovered without a restart of nginx, Varnish or HAProxy.
+    assert {key: supervisorctl(os.path.join(site, key[0]), "pid", key[1]).strip() for key in front} == front
+
+
+def test_without_memcached_pages_are_served_and_a_postgres_restart_loses_no_edit(site):
+    master = os.path.join(site, "app-master")
+    supervisorctl(master, "stop", "memcached", check=True)
+    try:
+        for address in (WEB_1, WEB_2):
+            for path in (f"/news?no-memcached={uuid.uuid4().hex}", "/events"):
+                status, _, _ = https(site, address, path)
+                assert status == 200, (address, path, status)
+    finally:
+        supervisorctl(master, "start", "memcached", check=True)
+    path = published_page(site, "Committed before the restart")
+    instances = [supervisorctl(master, "pid", f"instance:instance-{port}") for port in (8101, 8102)]
+    supervisorctl(master, "restart", "postgres", check=True)
+    wait_until(lambda: https(site, WEB_1, f"{path}?after-restart={uuid.uuid4().hex}")[0] == 200, 120,
+               "the site answers after PostgreSQL's restart")
+    status, _, body = https(site, WEB_2, f"{path}?check={uuid.uuid4().hex}")
+    assert status == 200 and "Committed before the restart" in body
+    after = [supervisorctl(master, "pid", f"instance:instance-{port}") for port in (8101, 8102)]
+    assert after == instances, "the instances recovered without a restart"
+
+
+# Bad input on a running cluster: the build fails saying where, and the site
+# keeps serving with its previous configuration.
+
+
+def weak_secrets(root):
+    """A copy of the cluster's secrets with a weak Zope admin password."""
+    path = os.path.join(root, "weak-secrets.cfg")
+    with open(os.path.join(root, "secrets.cfg")) as stream:
+        text = re.sub(r"(?m)^zope-admin-password = .*$", "zope-admin-password = Sh0rt!", stream.read())
+    with open(path, "w") as stream:
+        stream.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.mark.parametrize("server, setting, message", [
+    ("web-1", "hosts:server=web_1!", "[hosts] server = 'web_1!' is not a host name or IP address"),
+    ("web-1", f"ports:varnish={HTTPS}", f"both use port {HTTPS}"),
+    ("app-master", "instance-settings:count=many", "[instance-settings] count = 'many'"),
+    ("app-master", "haproxy-settings:author-instances=3", "the shared pool needs at least one"),
+    ("app-slave", "settings:secrets-file={weak}", "[secrets] zope-admin-password is shorter than 16 characters"),
+])
+def test_a_bad_build_of_a_running_server_changes_nothing_it_serves(site, server, setting, message):
+    directory = os.path.join(site, server)
+    setting = setting.format(weak=weak_secrets(site))
+    live = {name: open(os.path.join(directory, "etc", name)).read() for name in os.listdir(
+        os.path.join(directory, "etc")) if os.path.isfile(os.path.join(directory, "etc", name))}
+    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting],
+                 cwd=directory, check=False)
+    assert result.returncode != 0 and message in result.stdout
+    assert {name: open(os.path.join(directory, "etc", name)).read() for name in live} == live
+    for address in (WEB_1, WEB_2):
+        assert https(site, address, f"/news?after-bad-build={uuid.uuid4().hex}")[0] == 200
