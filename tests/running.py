@@ -8,27 +8,33 @@ import contextlib
 import http.client
 import json
 import os
+import ssl
 import threading
 import time
 
 from conftest import Server, all_running, port_open, run, wait_until
+from surge.cluster import running as cluster_running
 
 WEB_1, WEB_2, APP_MASTER, APP_SLAVE = "127.0.1.11", "127.0.1.12", "127.0.1.21", "127.0.1.22"
 HTTPS = 8443
-HAPROXY, STATS, BASE = 8200, 8202, 8101
+HAPROXY, BASE = 8200, 8101
 # The path of the site as web-1's nginx rewrites it for Zope.
 VHM = "/VirtualHostBase/https/127.0.1.11:8443/Plone/VirtualHostRoot"
 
 
-def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
-    """(status, headers, body) of one plain HTTP request."""
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+def exchange(connection, method, path, headers, body):
+    """(status, headers, body) of one request on CONNECTION, which is closed after."""
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
+    """(status, headers, body) of one plain HTTP request."""
+    return exchange(http.client.HTTPConnection(host, port, timeout=timeout), method, path, headers, body)
 
 
 def load(host, port, path, headers, clients, seconds, stop=None):
@@ -54,11 +60,23 @@ def load(host, port, path, headers, clients, seconds, stop=None):
     return answers, failures
 
 
-def admin_authorization(root):
+def admin_password(root):
+    """The Zope admin's password, from the cluster's secrets file."""
     parser = configparser.RawConfigParser()
     parser.read(os.path.join(root, "secrets.cfg"))
-    password = parser.get("secrets", "zope-admin-password")
-    return "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    return parser.get("secrets", "zope-admin-password")
+
+
+def admin_authorization(root):
+    return "Basic " + base64.b64encode(f"admin:{admin_password(root)}".encode()).decode()
+
+
+def https(root, address, path, method="GET", headers=None, body=None, source=None):
+    """(status, headers, body bytes) of one request through a web server's nginx, trusting the cluster's CA."""
+    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60,
+                                             source_address=(source, 0) if source else None)
+    return exchange(connection, method, path, headers, body)
 
 
 def create_document(root, host, port, title):
@@ -71,16 +89,8 @@ def create_document(root, host, port, title):
 
 
 def haproxy_stats():
-    """HAProxy's statistics: {(proxy, server): row}."""
-    connection = http.client.HTTPConnection(APP_MASTER, STATS, timeout=10)
-    try:
-        connection.request("GET", "/;csv")
-        lines = connection.getresponse().read().decode().splitlines()
-    finally:
-        connection.close()
-    header = lines[0].lstrip("# ").split(",")
-    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
-    return {(row["pxname"], row["svname"]): row for row in rows}
+    """HAProxy's statistics on app-master: {(proxy, server): row}."""
+    return cluster_running.haproxy_stats(APP_MASTER)
 
 
 def instance_rows():

@@ -3,12 +3,10 @@ https://127.0.1.11:8443/ and https://127.0.1.12:8443/ with real Plone,
 nginx, Varnish, HAProxy, PostgreSQL and memcached (the seed's promises).
 """
 
-import http.client
 import json
 import os
 import re
 import signal
-import ssl
 import threading
 import time
 import urllib.parse
@@ -16,8 +14,9 @@ import uuid
 
 import pytest
 
+import running
 from conftest import repo_path, run, supervisorctl, wait_until
-from running import HTTPS, WEB_1, WEB_2, admin_authorization, all_instances_up
+from running import HTTPS, WEB_1, WEB_2, admin_authorization, admin_password, all_instances_up
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +33,9 @@ def site(cluster):
 
 
 def https(root, address, path, method="GET", headers=None, body=None):
-    """(status, headers, text) of one request through a web server's nginx."""
-    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
-    connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode(errors="replace")
-    finally:
-        connection.close()
+    """running.https, with the body as text."""
+    status, response_headers, content = running.https(root, address, path, method, headers, body)
+    return status, response_headers, content.decode(errors="replace")
 
 
 def admin_json(root):
@@ -79,11 +72,6 @@ def login(root, address):
     cookies = [value for key, value in headers.items() if key.lower() == "set-cookie" and value.startswith("__ac=")]
     assert status in (200, 302) and cookies, (status, body[:500])
     return cookies[0].split(";", 1)[0]
-
-
-def admin_password(root):
-    import base64
-    return base64.b64decode(admin_authorization(root).split()[1]).decode().split(":", 1)[1]
 
 
 def test_a_login_through_web_1_works_through_web_2_and_is_never_cached(site):

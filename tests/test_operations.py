@@ -9,10 +9,8 @@ held.
 """
 
 import glob
-import http.client
 import json
 import os
-import ssl
 import subprocess
 import uuid
 
@@ -24,7 +22,6 @@ from running import (
     APP_SLAVE,
     BASE,
     HAPROXY,
-    HTTPS,
     VHM,
     WEB_1,
     WEB_2,
@@ -32,6 +29,7 @@ from running import (
     all_instances_up,
     app_tier_running,
     create_document,
+    https,
     load,
     request,
     web_server_running,
@@ -66,18 +64,6 @@ def log(root, server, message, priority="local0.info", tag="surge-test"):
                    check=True)
 
 
-def page(root, address, path, source=None):
-    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
-    connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60,
-                                             source_address=(source, 0) if source else None)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
-
-
 def arrived(root, condition):
     return bool(sql(root, f"SELECT 1 FROM messages WHERE {condition} LIMIT 1"))
 
@@ -102,7 +88,7 @@ def test_a_line_from_every_server_arrives_with_its_host_and_program(site):
 def test_every_service_logs_into_the_database(site, program, server):
     for address in (WEB_1, WEB_2):
         for path in ("/", "/news", f"/news?{uuid.uuid4().hex}"):
-            assert page(site, address, path)[0] == 200
+            assert https(site, address, path)[0] == 200
     wait_until(lambda: arrived(site, f"program = '{program}' AND host = '{SERVERS[server]}'"), 60,
                f"{program} of {server} in the log database")
 
@@ -111,7 +97,7 @@ def test_views_answer_from_real_requests(site):
     path = f"/news?view-test={uuid.uuid4().hex}"
     for address in (WEB_1, WEB_2):
         for _ in range(2):
-            assert page(site, address, path)[0] == 200
+            assert https(site, address, path)[0] == 200
     log(site, "web-2", f"an error {uuid.uuid4().hex}", priority="local0.err")
     wait_until(lambda: arrived(site, f"program = 'haproxy' AND message LIKE '%{path}%'"), 60, "HAProxy's line")
     wait_until(lambda: arrived(site, f"program = 'varnishncsa' AND message LIKE '%{path}%'"), 60, "varnishncsa's")
@@ -188,10 +174,10 @@ def test_munin_draws_every_server_and_a_plugin_of_each_service(site):
 
 def test_munin_graphs_are_served_over_https_to_admin_addresses_only(site):
     path = "/_surge/munin/surge/app-slave/surge_zope_memory-day.png"
-    wait_until(lambda: munin_update(site) and page(site, WEB_2, path)[0] == 200, 120, "the graph through web-2")
-    status, headers, body = page(site, WEB_1, path)
+    wait_until(lambda: munin_update(site) and https(site, WEB_2, path)[0] == 200, 120, "the graph through web-2")
+    status, headers, body = https(site, WEB_1, path)
     assert status == 200 and headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
-    assert page(site, WEB_1, path, source="127.0.0.5")[0] == 403
+    assert https(site, WEB_1, path, source="127.0.0.5")[0] == 403
 
 
 # Memory limits

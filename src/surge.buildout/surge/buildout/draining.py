@@ -25,6 +25,11 @@ import xmlrpc.client
 CHECKS_SECONDS = 5
 
 
+def port_of(process_name):
+    """An instance's port: supervisord names its processes instance-PORT."""
+    return int(process_name.rsplit("-", 1)[-1])
+
+
 def established(address, port):
     """Open TCP connections to ADDRESS:PORT on this machine, from /proc/net/tcp."""
     wanted = f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}"

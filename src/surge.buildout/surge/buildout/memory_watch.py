@@ -14,7 +14,7 @@ import sys
 
 from supervisor import childutils
 
-from surge.buildout.draining import restart_drained
+from surge.buildout.draining import port_of, restart_drained
 
 
 def resident_mb(pid):
@@ -49,9 +49,8 @@ def main(group, limit_mb, drain_directory, drain_seconds, address, warm_path, ar
                     size = resident_mb(process["pid"])
                     if size > limit:
                         log(f"{group}:{process['name']} uses {size} MB")
-                        port = int(process["name"].rsplit("-", 1)[-1])
-                        restart_drained(rpc, f"{group}:{process['name']}", address, port, drain_directory, log,
-                                        float(drain_seconds), (warm_path,))
+                        restart_drained(rpc, f"{group}:{process['name']}", address, port_of(process["name"]),
+                                        drain_directory, log, float(drain_seconds), (warm_path,))
         except Exception as error:  # keep watching: a failed restart must not end the watch
             log(f"failed: {error!r}")
         childutils.listener.ok(sys.stdout)

@@ -13,7 +13,7 @@ import xmlrpc.client
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from surge.buildout.draining import restart_drained
+from surge.buildout.draining import port_of, restart_drained
 
 
 def log(message):
@@ -31,7 +31,7 @@ def main(socket_path, group, drain_directory, drain_seconds, address, warm_path,
         processes = [p for p in rpc.supervisor.getAllProcessInfo() if p["group"] == group]
     except OSError as error:
         raise SystemExit(f"rolling-restart: supervisord does not answer on {socket_path}: {error}")
-    ports = {int(p["name"].rsplit("-", 1)[-1]): f"{group}:{p['name']}" for p in processes}
+    ports = {port_of(p["name"]): f"{group}:{p['name']}" for p in processes}
     unknown = sorted(set(args.instances) - set(ports))
     if unknown:
         parser.error(f"no instance on port {', '.join(map(str, unknown))}; this server has {sorted(ports)}")

@@ -70,9 +70,9 @@ def wait_for(condition, what, deadline=DEADLINE):
     raise SystemExit(f"cluster: gave up after {deadline} s waiting for {what}")
 
 
-def instances_up(address, prefix=""):
-    """True when HAProxy on ADDRESS sees every instance (whose name starts with PREFIX) up."""
-    connection = http.client.HTTPConnection(address, HAPROXY_STATS_PORT, timeout=5)
+def haproxy_stats(address):
+    """HAProxy's statistics on ADDRESS: {(proxy, server): row}."""
+    connection = http.client.HTTPConnection(address, HAPROXY_STATS_PORT, timeout=10)
     try:
         connection.request("GET", "/;csv")
         lines = connection.getresponse().read().decode().splitlines()
@@ -80,7 +80,13 @@ def instances_up(address, prefix=""):
         connection.close()
     header = lines[0].lstrip("# ").split(",")
     rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
-    instances = [row for row in rows if re.match(r"app-.*-\d+$", row["svname"]) and row["svname"].startswith(prefix)]
+    return {(row["pxname"], row["svname"]): row for row in rows}
+
+
+def instances_up(address, prefix=""):
+    """True when HAProxy on ADDRESS sees every instance (whose name starts with PREFIX) up."""
+    instances = [row for (_, server), row in haproxy_stats(address).items()
+                 if re.match(r"app-.*-\d+$", server) and server.startswith(prefix)]
     return bool(instances) and all(row["status"] == "UP" for row in instances)
 
 
