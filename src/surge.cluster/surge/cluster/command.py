@@ -47,8 +47,8 @@ def make_traversable(root):
 RELEASED = ("surge.policy",)
 
 
-def build_server(repository, root, server, python, versions):
-    started = time.monotonic()
+def prepare_server(repository, root, server, python, versions):
+    """The server's checkout, overlay, certificate, secrets and bin/buildout; its directory."""
     directory = os.path.join(root, server.name)
     os.makedirs(directory, exist_ok=True)
     copied = checkout.sync(repository, directory)
@@ -59,10 +59,20 @@ def build_server(repository, root, server, python, versions):
     new = overlay.ensure_secrets(os.path.join(root, "secrets.cfg"), overlay.secret_names(config))
     say(f"{server.name}: {copied} files updated, {len(new)} new secrets; building {server.config} + {overlay.OVERLAY}")
     run([python, "bootstrap.py", "-c", overlay.OVERLAY], cwd=directory)
+    return directory
+
+
+def run_buildout(server, directory):
+    """bin/buildout -N of the server's overlay, saying which files it wrote."""
     output = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", overlay.OVERLAY], cwd=directory)
-    written = [line for line in output.splitlines() if line.startswith("surge: ")]
-    for line in written:
-        say(f"{server.name}: {line[len('surge: '):]}")
+    for line in output.splitlines():
+        if line.startswith("surge: "):
+            say(f"{server.name}: {line[len('surge: '):]}")
+
+
+def build_server(repository, root, server, python, versions):
+    started = time.monotonic()
+    run_buildout(server, prepare_server(repository, root, server, python, versions))
     say(f"{server.name}: built in {time.monotonic() - started:.0f} s")
 
 
@@ -88,7 +98,8 @@ def seed_eggs(development_eggs, root):
     return linked
 
 
-def build(repository, root, servers, development_eggs=None):
+def prepare_root(repository, root, development_eggs=None):
+    """The cluster root's eggs and releases; {package: version} of the releases."""
     folder = os.path.join(root, "releases")
     os.makedirs(folder, exist_ok=True)
     make_traversable(root)
@@ -97,9 +108,17 @@ def build(repository, root, servers, development_eggs=None):
         say(f"linked {linked} eggs from {development_eggs}")
     versions = {package: releases.release(repository, package, folder) for package in RELEASED}
     say("releases: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
-    python = shutil.which("python3") or sys.executable
+    return versions
+
+
+def python3():
+    return shutil.which("python3") or sys.executable
+
+
+def build(repository, root, servers, development_eggs=None):
+    versions = prepare_root(repository, root, development_eggs)
     for server in servers:
-        build_server(repository, root, server, python, versions)
+        build_server(repository, root, server, python3(), versions)
     return 0
 
 

@@ -1,5 +1,255 @@
-"""bin/bench (being written)."""
+"""bin/bench: the cluster against this machine's own limits.
+
+Every figure is a ratio of two measurements made in the same run, on the
+same machine, one right after the other (the machine is shared and noisy):
+
+web      a cached anonymous page through nginx (TLS) and Varnish, against
+         the same bytes served by the same nginx from disk (wrk);
+members  member pages with 4 times more clients than the cluster has Zope
+         threads through HAProxy, against the instances directly with as
+         many clients as threads (Locust);
+spike    the lull-spike-lull shape of bin/loadtest: failures, percentiles
+         per class, authors' latency in the spike against the lull;
+builds   cold and no-op bin/buildout -N of each top-level file.
+
+It starts the cluster when it is not running (bin/cluster up) and leaves it
+as it found it. Each measurement prints its figures, the busiest processes
+and the command that reproduces it; the results go to docs/bench/ (a table
+and plots for docs/benchmarks.rst) and to var/bench/RUN/.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from surge.loadtest import content, cpu, results, samples, settings, wrk
+from surge.loadtest.bench_cluster import Cluster
+from surge.loadtest.phases import phases
+from surge.loadtest.report import by_phase, figures
+
+BENCHMARKS = ("builds", "web", "members", "spike")
+HERE = os.path.dirname(__file__)
 
 
-def main(repository, config, output, argv=None):
+def say(message):
+    print(f"bench: {message}", flush=True)
+
+
+def measured(name, run, reproduce):
+    """RUN() under CPU accounting: its figures plus the busiest processes, printed with REPRODUCE."""
+    before = cpu.snapshot()
+    found = run()
+    found["cpu"] = cpu.describe(cpu.usage(before, cpu.snapshot()))
+    found["command"] = reproduce
+    shown = ", ".join(f"{key} {value:.1f}" if isinstance(value, float) else f"{key} {value}"
+                      for key, value in found.items() if key not in ("cpu", "command"))
+    say(f"{name}: {shown}")
+    say(f"  busiest: {found['cpu']}")
+    say(f"  reproduce: {reproduce}")
+    return found
+
+
+class Bench:
+    def __init__(self, repository, config, output, loadtest_output, eggs_directory, args):
+        self.repository, self.eggs_directory, self.args = repository, eggs_directory, args
+        self.options = settings.read_config(config)
+        # The accounts bin/loadtest made and logs in with.
+        self.options.account_password = content.account_password(os.path.join(loadtest_output, "accounts.cfg"))
+        self.cluster = Cluster(repository, self.options)
+        self.directory = os.path.join(output, time.strftime("%Y%m%d-%H%M%S"))
+        os.makedirs(self.directory)
+        self.bin = os.path.join(repository, "bin")
+        self.figures = {}
+
+    def file(self, name):
+        return os.path.join(self.directory, name)
+
+    # web
+    def web(self):
+        wrk.require()
+        page_url, body = self.cluster.cached_page()
+        static_url = self.cluster.publish_static(body)
+        gzip = "Accept-Encoding: gzip"
+        legs = (
+            ("cached page, kept-alive connections", page_url, 64, (gzip,)),
+            ("same bytes from disk, kept-alive connections", static_url, 64, (gzip,)),
+            ("cached page, a new TLS connection per request", page_url, 32, (gzip, "Connection: close")),
+            ("same bytes from disk, a new TLS connection per request", static_url, 32, (gzip, "Connection: close")),
+        )
+        try:
+            found = {}
+            for name, url, connections, headers in legs:
+                argv = wrk.command(url, self.args.seconds, connections, headers=headers)
+                found[name] = measured(f"web: {name}", lambda argv=argv: wrk.run(argv), " ".join(
+                    f"'{part}'" if " " in part else part for part in argv))
+        finally:
+            self.cluster.unpublish_static()
+        self.figures["web"] = found
+
+    # members
+    def loadtest(self, name, arguments):
+        """bin/loadtest with ARGUMENTS, its samples in this run's directory; (command, samples file)."""
+        sample_file = self.file(f"{name}-requests.csv")
+        argv = [os.path.join(self.bin, "loadtest"), *arguments, "--only-summary", "--admin-password-file", "",
+                "--csv", self.file(name), "--csv-full-history", "--html", self.file(f"{name}-report.html"),
+                "--samples", sample_file]
+        with open(self.file(f"{name}.log"), "w") as log:
+            subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
+        return argv, sample_file
+
+    def member_leg(self, name, users, targets, cookie, prefix):
+        arguments = ["-f", os.path.join(HERE, "bench_users.py"), "--users", str(users), "--spawn-rate",
+                     str(users), "--run-time", f"{self.args.seconds + 5}s", "--targets", " ".join(targets),
+                     "--path-prefix", prefix, "--member-cookie", cookie]
+
+        def run():
+            argv, sample_file = self.loadtest(name, arguments)
+            run.argv = argv
+            rows = samples.read(sample_file)
+            # The first seconds open connections and warm the instances up.
+            begin = rows[0][0] + 5 if rows else 0
+            steady = [row for row in rows if row[0] >= begin]
+            span = max(steady[-1][0] - steady[0][0], 1e-9) if len(steady) > 1 else 1e-9
+            found = figures(steady)
+            return {"users": users, "rps": (found["requests"] - found["failed"]) / span, "p50": found["p50"],
+                    "p99": found["p99"], "requests": found["requests"], "failed": found["failed"]}
+
+        shown = [("'__ac=<member-1 cookie>'" if argument == cookie else f"'{argument}'" if " " in argument
+                  else argument) for argument in arguments]
+        reproduce = " ".join(["bin/loadtest", *shown, "--only-summary", "--admin-password-file", "''"])
+        return measured(f"members: {name}", run, reproduce)
+
+    def members(self):
+        pools = self.cluster.pools()
+        threads = sum(instance["threads"] for instance in pools["instances"])
+        reachable = [instance for instance in pools["instances"] if instance["pool"] in ("member", "shared")]
+        cookie = self.cluster.member_cookie()
+        prefix = self.cluster.virtual_host_prefix()
+        say(f"members: {threads} Zope threads in the cluster, {sum(i['threads'] for i in reachable)} "
+            f"of them in the pools members use ({', '.join(i['name'] for i in reachable)})")
+        direct_targets = [f"http://{i['address']}" for i in reachable for _ in range(i["threads"])]
+        self.figures["members"] = {
+            "through HAProxy, 4 clients per Zope thread": self.member_leg(
+                "members-haproxy", 4 * threads, [pools["haproxy"]], cookie, prefix),
+            "instances directly, 1 client per thread": self.member_leg(
+                "members-direct", len(direct_targets), direct_targets, cookie, prefix),
+        }
+        self.figures["members"]["threads"] = threads
+
+    # spike
+    def spike(self):
+        plan = phases(self.options)
+        sample_file = self.file("spike-requests.csv")
+        argv = [os.path.join(self.bin, "loadtest")]
+        say(f"spike: {' '.join(f'{p.name} {p.end - p.start:.0f} s at {p.users} users' for p in plan)}; "
+            f"about {plan[-1].end / 60:.0f} minutes")
+        spike_cpu = {}
+
+        def run():
+            process = subprocess.Popen(
+                [*argv, "--only-summary", "--admin-password-file", "", "--csv", self.file("spike"),
+                 "--csv-full-history", "--html", self.file("spike-report.html"), "--samples", sample_file],
+                stdout=open(self.file("spike.log"), "w"), stderr=subprocess.STDOUT)
+            spike_cpu.update(self.cpu_during(process, sample_file, plan))
+            process.wait()
+            rows = samples.read(sample_file)
+            start = samples.started(sample_file)
+            phased = by_phase(rows, plan, start)
+            author_lull = figures([row for row in phased["lull"] if row[1] == "author"])
+            author_spike = figures([row for row in phased["spike"] if row[1] == "author"])
+            found = {"failed": sum(1 for row in rows if row[4]), "requests": len(rows),
+                     "classes": {kind: figures([r for r in rows if r[1] == kind])
+                                 for kind in ("anonymous", "member", "author")},
+                     "author lull": author_lull, "author spike": author_spike,
+                     "spike rps": len(phased["spike"]) / max(plan[2].end - plan[2].start, 1)}
+            results.spike_plots(rows, start, plan, os.path.join(self.args.docs, "bench"))
+            return found
+
+        found = measured("spike", run, "bin/loadtest   (settings: etc/loadtest.conf)")
+        found["cpu during the spike"] = spike_cpu.get("shares", "")
+        say(f"  busiest during the spike: {found['cpu during the spike']}")
+        self.figures["spike"] = found
+
+    def cpu_during(self, process, sample_file, plan):
+        """CPU shares during the spike phase of the run PROCESS is making."""
+        deadline = time.monotonic() + 120
+        while samples.started(sample_file) is None and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        start = samples.started(sample_file)
+        if start is None:
+            return {}
+        spike = plan[2]
+        time.sleep(max(start + spike.start - time.time(), 0))
+        before = cpu.snapshot()
+        time.sleep(max(start + spike.end - time.time(), 0))
+        return {"shares": cpu.describe(cpu.usage(before, cpu.snapshot()))}
+
+    # builds
+    def builds(self):
+        from surge.cluster import command as cluster
+
+        root = os.path.join(os.path.dirname(self.directory), "builds")
+        shutil.rmtree(root, ignore_errors=True)
+        say(f"builds: every server into {root}, with the eggs already on this machine")
+        versions = cluster.prepare_root(self.repository, root, self.eggs_directory)
+        found = {}
+        try:
+            for server in cluster.SERVERS:
+                directory = cluster.prepare_server(self.repository, root, server, cluster.python3(), versions)
+                timings = {}
+                for kind in ("cold", "no-op"):
+                    started = time.monotonic()
+                    cluster.run_buildout(server, directory)
+                    timings[kind] = time.monotonic() - started
+                found[server.config] = measured(
+                    f"builds: {server.config}", lambda timings=timings: dict(timings),
+                    f"cd {directory} && bin/buildout -N -c cluster.cfg   (after bin/cluster build --root {root})")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        self.figures["builds"] = found
+
+    def run(self, chosen):
+        started = time.monotonic()
+        if "builds" in chosen:
+            self.builds()
+        needs_cluster = [name for name in chosen if name != "builds"]
+        if needs_cluster:
+            self.cluster.start()
+            content.prepare(self.options, say=say)
+        try:
+            for name in needs_cluster:
+                getattr(self, name)()
+        finally:
+            self.cluster.restore()
+        with open(self.file("figures.json"), "w") as stream:
+            json.dump(self.figures, stream, indent=2)
+        results.write(self.figures, os.path.join(self.args.docs, "bench"), time.monotonic() - started)
+        say(f"done in {(time.monotonic() - started) / 60:.1f} minutes; figures in {self.file('figures.json')}, "
+            f"docs/bench/results.inc and the plots updated")
+
+
+def parse_args(argv, repository):
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(BENCHMARKS),
+                        help=f"comma-separated, some of {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--seconds", type=int, default=15,
+                        help="length of each web and members measurement (default: %(default)s)")
+    parser.add_argument("--docs", default=os.path.join(repository, "docs"),
+                        help="where docs/bench/ is written (default: this checkout's docs)")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"no benchmark {', '.join(unknown)}; the benchmarks are {', '.join(BENCHMARKS)}")
+    return args, [name for name in BENCHMARKS if name in chosen]
+
+
+def main(repository, config, output, loadtest_output, eggs_directory=None, argv=None):
+    args, chosen = parse_args(sys.argv[1:] if argv is None else argv, repository)
+    Bench(repository, config, output, loadtest_output, eggs_directory, args).run(chosen)
     return 0

@@ -2,7 +2,7 @@
 
 import math
 
-from surge.loadtest.shape import phase_at
+from surge.loadtest.phases import phase_at
 
 CLASSES = ("anonymous", "member", "author")
 

@@ -8,6 +8,7 @@ epoch), class, name, response time (ms), failed (0/1).
 
 import csv
 import os
+import time
 
 HEADER = ("time", "class", "name", "milliseconds", "failed")
 
@@ -22,8 +23,27 @@ def record(environment, path):
         writer.writerow((f"{start_time:.3f}", name.split(":", 1)[0], name, f"{response_time:.1f}",
                          int(exception is not None)))
 
+    def on_test_start(**kwargs):
+        # The shape's clock starts here: phases are measured from this time.
+        with open(start_file(path), "w") as marker:
+            marker.write(f"{time.time():.3f}\n")
+
     environment.events.request.add_listener(on_request)
+    environment.events.test_start.add_listener(on_test_start)
     environment.events.quitting.add_listener(lambda **kwargs: stream.close())
+
+
+def start_file(path):
+    return path + ".start"
+
+
+def started(path):
+    """When the run of the samples file PATH started (seconds since the epoch), or None."""
+    try:
+        with open(start_file(path)) as stream:
+            return float(stream.read())
+    except (OSError, ValueError):
+        return None
 
 
 def read(path):

@@ -5,6 +5,7 @@ Locust forwards them to its workers in distributed mode, so every worker
 runs the same mix.
 """
 
+import argparse
 import random
 
 # (option, type, default, help). Think times are "MIN-MAX" seconds.
@@ -32,6 +33,20 @@ SETTINGS = (
     ("admin-password-file", str, "", "secrets file with zope-admin-password, to make the content and accounts"),
     ("samples", str, "", "write every request (time, class, name, ms, failed) to this CSV file"),
 )
+
+
+def read_config(path):
+    """The settings of a configuration file (etc/loadtest.conf) over the defaults, as Locust names them."""
+    values = {name.replace("-", "_"): default for name, _, default, _ in SETTINGS}
+    kinds = {name.replace("-", "_"): kind for name, kind, _, _ in SETTINGS}
+    with open(path) as stream:
+        for line in stream:
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = (part.strip() for part in line.split("=", 1))
+                key = key.replace("-", "_")
+                if key in kinds:
+                    values[key] = kinds[key](value)
+    return argparse.Namespace(**values)
 
 
 def add_arguments(parser):

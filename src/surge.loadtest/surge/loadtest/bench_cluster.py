@@ -1,0 +1,104 @@
+"""The cluster as bin/bench uses it: started if need be, its pools, a member's cookie."""
+
+import gzip
+import http.client
+import os
+import re
+import ssl
+import subprocess
+import urllib.parse
+
+from surge.cluster import running
+from surge.cluster.topology import SERVERS
+
+# [ports] haproxy: the frontend Varnish sends its misses to.
+HAPROXY_PORT = 8200
+STATIC_NAME = "bench-page.html"
+INSTANCE = re.compile(r"^app-.*-\d+$")
+
+
+class Cluster:
+    def __init__(self, repository, options):
+        self.repository, self.options = repository, options
+        self.root = os.path.join(repository, "var", "cluster")
+        self.started = False
+        self.site = options.sites.split()[0].rstrip("/")
+        self.context = ssl.create_default_context(cafile=options.ca_file or None)
+
+    def server(self, name):
+        return next(server for server in SERVERS if server.name == name)
+
+    def start(self):
+        """bin/cluster up unless every server runs already."""
+        if all(running.supervisord_pid(os.path.join(self.root, s.name)) for s in SERVERS):
+            return
+        print("bench: starting the cluster (bin/cluster up)", flush=True)
+        subprocess.run([os.path.join(self.repository, "bin", "cluster"), "up"], check=True)
+        self.started = True
+
+    def restore(self):
+        """Stop the cluster if start() started it."""
+        if self.started:
+            subprocess.run([os.path.join(self.repository, "bin", "cluster"), "down"], check=False)
+
+    def fetch(self, url, method="GET", headers=None, body=None):
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=self.context, timeout=60)
+        try:
+            connection.request(method, parts.path or "/", body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+    def cached_page(self):
+        """The front page's URL and bytes, once Varnish serves it from its cache."""
+        url = self.site + "/"
+        for _ in range(3):
+            status, headers, body = self.fetch(url)
+            if status == 200 and headers.get("X-Cache") == "HIT":
+                return url, body
+        raise SystemExit(f"bench: {url} is not served from Varnish's cache (X-Cache {headers.get('X-Cache')})")
+
+    def static_path(self):
+        return os.path.join(self.root, "web-1", "var", "www", STATIC_NAME)
+
+    def publish_static(self, body):
+        """The same bytes as a file web-1's nginx serves from disk, compressed too as Varnish stores it; its URL."""
+        for path, data in ((self.static_path(), body), (self.static_path() + ".gz", gzip.compress(body, 6))):
+            with open(path, "wb") as stream:
+                stream.write(data)
+        url = f"{self.site}/_surge/static/{STATIC_NAME}"
+        status, _, served = self.fetch(url)
+        if status != 200 or served != body:
+            raise SystemExit(f"bench: {url} does not serve the page's bytes (status {status})")
+        return url
+
+    def unpublish_static(self):
+        for path in (self.static_path(), self.static_path() + ".gz"):
+            if os.path.exists(path):
+                os.remove(path)
+
+    def pools(self):
+        """HAProxy's frontend URL and every instance: name, pool, address, threads (its maxconn)."""
+        address = self.server("app-master").address
+        instances = [{"name": server, "pool": pool, "address": row["addr"], "threads": int(row["slim"])}
+                     for (pool, server), row in running.haproxy_stats(address).items() if INSTANCE.match(server)]
+        return {"haproxy": f"http://{address}:{HAPROXY_PORT}", "instances": instances}
+
+    def member_cookie(self):
+        """The __ac cookie (name=value) of the first load test member."""
+        form = urllib.parse.urlencode({"__ac_name": "member-1", "__ac_password": self.options.account_password,
+                                       "buttons.login": "Log in", "came_from": ""})
+        _, headers, _ = self.fetch(self.site + "/login", "POST",
+                                   {"Content-Type": "application/x-www-form-urlencoded"}, form)
+        for value in headers.get_all("Set-Cookie") or ():
+            if value.startswith("__ac="):
+                return value.split(";", 1)[0]
+        raise SystemExit("bench: member-1 could not log in")
+
+    def virtual_host_prefix(self):
+        """The path web-1's nginx puts before a page's path for Zope (VirtualHostBase...)."""
+        with open(os.path.join(self.root, "web-1", "etc", "nginx.conf")) as stream:
+            match = re.search(r"proxy_pass http://varnish(/VirtualHostBase/\S+?)\$request_uri;", stream.read())
+        return match.group(1)

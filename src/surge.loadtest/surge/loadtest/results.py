@@ -1,0 +1,164 @@
+"""bin/bench's results for the docs: docs/bench/results.inc (tables) and the
+spike's plots (PNG). Figures are merged into docs/bench/figures.json, so a
+run of some benchmarks (--only) keeps the others' latest figures.
+"""
+
+import json
+import os
+import platform
+import time
+
+CLASSES = ("anonymous", "member", "author")
+BUCKET = 5
+
+
+def number(value, digits=0):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "-" if not a or not b else f"{a / b:.2f}"
+
+
+def table(header, rows):
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in (header, *rows):
+        lines += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
+    return lines + [""]
+
+
+def commands(found):
+    lines = ["Reproduce:", ""]
+    for name, figures in found.items():
+        if isinstance(figures, dict) and "command" in figures:
+            lines += [f"- {name}: ``{figures['command']}``"]
+    return lines + [""]
+
+
+def web_section(found):
+    rows = [(name, number(f["rps"]), number(f["p50"], 1), number(f["p99"], 1), number(f["bytes_per_response"]),
+             f["errors"], f["cpu"]) for name, f in found.items()]
+    names = list(found)
+    lines = [".. rubric:: Web tier: a cached page against the same bytes from disk", "",
+             *table(("measurement", "requests/s", "p50 ms", "p99 ms", "bytes/response", "errors",
+                     "busiest processes (100% = one core)"), rows)]
+    if len(names) == 4:
+        kept, new = (ratio(found[a]["rps"], found[b]["rps"]) for a, b in (names[:2], names[2:]))
+        lines += [f"Cached page / disk, requests per second: **{kept}** with kept-alive connections, **{new}** "
+                  f"with a new TLS connection per request; p99 "
+                  f"{number(found[names[0]]['p99'], 1)} ms against {number(found[names[1]]['p99'], 1)} ms.", ""]
+    return lines + commands(found)
+
+
+def members_section(found):
+    legs = {name: f for name, f in found.items() if isinstance(f, dict)}
+    rows = [(name, f["users"], number(f["rps"], 1), number(f["p50"]), number(f["p99"]), f["requests"], f["failed"],
+             f["cpu"]) for name, f in legs.items()]
+    names = list(legs)
+    lines = [".. rubric:: Members: HAProxy's queue against the instances directly", "",
+             f"The cluster has {found.get('threads')} Zope threads.", "",
+             *table(("measurement", "clients", "requests/s", "p50 ms", "p99 ms", "requests", "failed",
+                     "busiest processes (100% = one core)"), rows)]
+    if len(names) == 2:
+        lines += [f"Throughput through HAProxy / directly: **{ratio(legs[names[0]]['rps'], legs[names[1]]['rps'])}**, "
+                  f"failed requests through HAProxy: **{legs[names[0]]['failed']}**.", ""]
+    return lines + commands(legs)
+
+
+def spike_section(found):
+    rows = [(kind, f["requests"], f["failed"], number(f["p50"]), number(f["p95"]), number(f["p99"]))
+            for kind, f in found["classes"].items()]
+    lull, spike = found["author lull"], found["author spike"]
+    return [".. rubric:: The spike: lull, spike, lull", "",
+            *table(("class", "requests", "failed", "p50 ms", "p95 ms", "p99 ms"), rows),
+            f"Failed requests: **{found['failed']}** of {found['requests']}. Authors' p50 in the spike / in the "
+            f"lull: **{ratio(spike['p50'], lull['p50'])}** ({number(spike['p50'])} ms against "
+            f"{number(lull['p50'])} ms; p95 {number(spike['p95'])} against {number(lull['p95'])} ms). "
+            f"Requests per second at the top of the spike: {number(found['spike rps'])}.", "",
+            f"Busiest processes during the spike (100% = one core): {found['cpu during the spike']}.", "",
+            ".. image:: bench/spike-throughput.png", "   :alt: requests per second of each class over the run", "",
+            ".. image:: bench/spike-latency.png", "   :alt: p50 and p95 latency of each class over the run", "",
+            "Reproduce: ``bin/loadtest`` (the settings of ``etc/loadtest.conf``).", ""]
+
+
+def builds_section(found):
+    rows = [(config, number(f["cold"], 1), number(f["no-op"], 1), ratio(f["cold"], f["no-op"]))
+            for config, f in found.items()]
+    return [".. rubric:: Builds: bin/buildout -N of each top-level file", "",
+            "Cold: a new server directory with bin/buildout bootstrapped and the eggs already on the machine; "
+            "no-op: the same build again.", "",
+            *table(("top-level file", "cold s", "no-op s", "cold / no-op"), rows), *commands(found)]
+
+
+SECTIONS = (("web", web_section), ("members", members_section), ("spike", spike_section),
+            ("builds", builds_section))
+
+
+def write(new_figures, directory, seconds):
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "figures.json")
+    merged = {}
+    if os.path.exists(path):
+        with open(path) as stream:
+            merged = json.load(stream)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for name, figures in new_figures.items():
+        merged[name] = {**figures, "measured": stamp}
+    with open(path, "w") as stream:
+        json.dump(merged, stream, indent=2, sort_keys=True)
+    lines = [".. Generated by bin/bench from figures.json; do not edit.", "",
+             f"Measured on {platform.node() or 'this machine'} ({os.cpu_count()} cores); the last run took "
+             f"{seconds / 60:.1f} minutes.", ""]
+    for name, render in SECTIONS:
+        if name in merged:
+            figures = {key: value for key, value in merged[name].items() if key != "measured"}
+            lines += render(figures) + [f"*Measured {merged[name]['measured']}.*", ""]
+    with open(os.path.join(directory, "results.inc"), "w") as stream:
+        stream.write("\n".join(lines))
+
+
+def buckets(rows, start, kind):
+    """{bucket start (s since START): [milliseconds]} of KIND's successful requests."""
+    found = {}
+    for when, row_kind, _, ms, failed in rows:
+        if row_kind == kind and not failed:
+            found.setdefault(int((when - start) // BUCKET) * BUCKET, []).append(ms)
+    return dict(sorted(found.items()))
+
+
+def spike_plots(rows, start, plan, directory):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from surge.loadtest.report import percentile
+
+    os.makedirs(directory, exist_ok=True)
+    for name, draw in (("spike-throughput.png", "throughput"), ("spike-latency.png", "latency")):
+        figure, axes = pyplot.subplots(figsize=(9, 4.5), dpi=100)
+        for phase in plan:
+            if phase.name in ("ramp", "spike"):
+                axes.axvspan(phase.start, phase.end, color="0.92", lw=0)
+        for kind in CLASSES:
+            found = buckets(rows, start, kind)
+            times = list(found)
+            if draw == "throughput":
+                axes.plot(times, [len(v) / BUCKET for v in found.values()], label=kind)
+            else:
+                axes.plot(times, [percentile(v, 50) for v in found.values()], label=f"{kind} p50")
+                axes.plot(times, [percentile(v, 95) for v in found.values()], "--", label=f"{kind} p95")
+        if draw == "throughput":
+            users = axes.twinx()
+            users.step([p.start for p in plan] + [plan[-1].end], [p.users for p in plan] + [plan[-1].users],
+                       where="post", color="0.5", lw=1)
+            users.set_ylabel("visitors (grey)")
+            axes.set_ylabel(f"requests per second ({BUCKET} s buckets)")
+        else:
+            axes.set_yscale("log")
+            axes.set_ylabel("milliseconds (log)")
+        axes.set_xlabel("seconds since the start (grey: ramp and spike)")
+        axes.legend(loc="upper left", fontsize="small")
+        figure.tight_layout()
+        figure.savefig(os.path.join(directory, name))
+        pyplot.close(figure)
