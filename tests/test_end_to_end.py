@@ -17,6 +17,7 @@ import pytest
 import running
 from conftest import repo_path, run, supervisorctl, wait_until
 from running import HTTPS, WEB_1, WEB_2, admin_authorization, admin_password, all_instances_up
+from surge.loadtest import samples
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +137,26 @@ def load(root, addresses, clients, stop):
     for thread in threads:
         thread.start()
     return threads, answers, failures
+
+
+def test_a_short_spike_of_readers_members_and_authors_fails_no_request(site, tmp_path):
+    # bin/loadtest's scenarios for real, scaled down: each class through both web servers.
+    command = [repo_path("bin", "loadtest"), "--sites", f"https://{WEB_1}:{HTTPS} https://{WEB_2}:{HTTPS}",
+               "--ca-file", os.path.join(site, "tls", "ca.crt"),
+               "--admin-password-file", os.path.join(site, "secrets.cfg"),
+               "--lull-users", "4", "--spike-users", "16", "--lull-seconds", "8", "--ramp-seconds", "2",
+               "--spike-seconds", "15", "--after-seconds", "5", "--anonymous-think", "1-2", "--member-think", "1-2",
+               "--author-think", "1-2", "--only-summary", "--csv", str(tmp_path / "locust"),
+               "--html", str(tmp_path / "report.html"), "--samples", str(tmp_path / "requests.csv")]
+    run(command, timeout=600)
+    rows = samples.read(str(tmp_path / "requests.csv"))
+    assert [row for row in rows if row[4]] == []
+    assert {row[1] for row in rows} == {"anonymous", "member", "author"}
+    assert {"anonymous: static resource", "member: log in", "author: save"} <= {row[2] for row in rows}
+    assert os.path.getsize(tmp_path / "report.html") > 0
+    # The authors' saves reached Plone, through the edit form and its CSRF token.
+    status, _, body = https(site, WEB_1, "/desk/author-1", headers=admin_json(site))
+    assert status == 200 and "saved" in json.loads(body)["title"]
 
 
 def test_killing_an_instance_while_20_clients_load_the_site_fails_no_request(site):

@@ -39,16 +39,18 @@ def say(message):
     print(f"bench: {message}", flush=True)
 
 
-def measured(name, run, reproduce):
+def measured(name, run, reproduce, accounting=True):
     """RUN() under CPU accounting: its figures plus the busiest processes, printed with REPRODUCE."""
     before = cpu.snapshot()
     found = run()
-    found["cpu"] = cpu.describe(cpu.usage(before, cpu.snapshot()))
+    if accounting:
+        found["cpu"] = cpu.describe(cpu.usage(before, cpu.snapshot()))
     found["command"] = reproduce
     shown = ", ".join(f"{key} {value:.1f}" if isinstance(value, float) else f"{key} {value}"
                       for key, value in found.items() if key not in ("cpu", "command"))
     say(f"{name}: {shown}")
-    say(f"  busiest: {found['cpu']}")
+    if accounting:
+        say(f"  busiest: {found['cpu']}")
     say(f"  reproduce: {reproduce}")
     return found
 
@@ -170,23 +172,26 @@ class Bench:
             return found
 
         found = measured("spike", run, "bin/loadtest   (settings: etc/loadtest.conf)")
-        found["cpu during the spike"] = spike_cpu.get("shares", "")
-        say(f"  busiest during the spike: {found['cpu during the spike']}")
+        for phase in ("ramp", "spike"):
+            found[f"cpu during the {phase}"] = spike_cpu.get(phase, "")
+            say(f"  busiest during the {phase}: {found[f'cpu during the {phase}']}")
         self.figures["spike"] = found
 
     def cpu_during(self, process, sample_file, plan):
-        """CPU shares during the spike phase of the run PROCESS is making."""
+        """CPU shares during the ramp and the spike of the run PROCESS is making: {phase: shares}."""
         deadline = time.monotonic() + 120
         while samples.started(sample_file) is None and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
         start = samples.started(sample_file)
         if start is None:
             return {}
-        spike = plan[2]
-        time.sleep(max(start + spike.start - time.time(), 0))
-        before = cpu.snapshot()
-        time.sleep(max(start + spike.end - time.time(), 0))
-        return {"shares": cpu.describe(cpu.usage(before, cpu.snapshot()))}
+        shares = {}
+        for phase in plan[1:3]:
+            time.sleep(max(start + phase.start - time.time(), 0))
+            before = cpu.snapshot()
+            time.sleep(max(start + phase.end - time.time(), 0))
+            shares[phase.name] = cpu.describe(cpu.usage(before, cpu.snapshot()))
+        return shares
 
     # builds
     def builds(self):
@@ -200,15 +205,22 @@ class Bench:
         try:
             for server in cluster.SERVERS:
                 directory = cluster.prepare_server(self.repository, root, server, cluster.python3(), versions)
-                timings = {}
-                for kind in ("cold", "no-op"):
-                    started = time.monotonic()
-                    cluster.run_buildout(server, directory)
-                    timings[kind] = time.monotonic() - started
+
+                def run(server=server, directory=directory):
+                    timings = {}
+                    for kind in ("cold", "no-op"):
+                        started = time.monotonic()
+                        cluster.run_buildout(server, directory)
+                        timings[kind] = time.monotonic() - started
+                    return timings
+
                 found[server.config] = measured(
-                    f"builds: {server.config}", lambda timings=timings: dict(timings),
-                    f"cd {directory} && bin/buildout -N -c cluster.cfg   (after bin/cluster build --root {root})")
+                    f"builds: {server.config}", run,
+                    f"cd {directory} && bin/buildout -N -c cluster.cfg   (after bin/cluster build --root {root})",
+                    accounting=False)
         finally:
+            # zc.buildout, which reads each server's secrets, changes the working directory.
+            os.chdir(self.repository)
             shutil.rmtree(root, ignore_errors=True)
         self.figures["builds"] = found
 

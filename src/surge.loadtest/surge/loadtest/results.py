@@ -75,7 +75,8 @@ def spike_section(found):
             f"lull: **{ratio(spike['p50'], lull['p50'])}** ({number(spike['p50'])} ms against "
             f"{number(lull['p50'])} ms; p95 {number(spike['p95'])} against {number(lull['p95'])} ms). "
             f"Requests per second at the top of the spike: {number(found['spike rps'])}.", "",
-            f"Busiest processes during the spike (100% = one core): {found['cpu during the spike']}.", "",
+            f"Busiest processes (100% = one core) during the ramp: {found.get('cpu during the ramp', '-')}; "
+            f"at the top of the spike: {found['cpu during the spike']}.", "",
             ".. image:: bench/spike-throughput.png", "   :alt: requests per second of each class over the run", "",
             ".. image:: bench/spike-latency.png", "   :alt: p50 and p95 latency of each class over the run", "",
             "Reproduce: ``bin/loadtest`` (the settings of ``etc/loadtest.conf``).", ""]

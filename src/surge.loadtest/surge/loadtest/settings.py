@@ -8,7 +8,8 @@ runs the same mix.
 import argparse
 import random
 
-# (option, type, default, help). Think times are "MIN-MAX" seconds.
+# (option, type, default, help). Think times are "MIN-MAX" seconds. The
+# defaults are [loadtest-settings]'s (tests/test_loadtest.py keeps them equal).
 SETTINGS = (
     ("sites", str, "https://127.0.1.11:8443 https://127.0.1.12:8443",
      "the site's base URLs; each visitor picks one, as DNS round robin would"),
@@ -19,11 +20,11 @@ SETTINGS = (
     ("member-think", str, "3-10", "seconds a member reads a page (MIN-MAX)"),
     ("author-think", str, "5-15", "seconds an author takes between two edits (MIN-MAX)"),
     ("lull-users", int, 20, "visitors during the lulls"),
-    ("spike-users", int, 400, "visitors at the top of the spike"),
+    ("spike-users", int, 1000, "visitors at the top of the spike"),
     ("lull-seconds", int, 60, "length of the lull before the spike"),
     ("ramp-seconds", int, 10, "seconds from the lull to the top of the spike"),
     ("spike-seconds", int, 120, "how long the spike holds"),
-    ("after-seconds", int, 60, "length of the lull after the spike"),
+    ("after-seconds", int, 30, "length of the lull after the spike"),
     ("sections", int, 5, "folders of pages the load test makes and reads"),
     ("pages", int, 5, "pages per section"),
     ("news", int, 20, "news items"),

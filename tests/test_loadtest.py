@@ -1,0 +1,139 @@
+"""bin/loadtest's parts that need no site: the spike's phases, the edit form a
+browser would submit, the figures per class, Locust reading the settings, and
+the build refusing bad settings (naming file, section and key) while keeping
+the live etc/loadtest.conf. The scenarios against real servers:
+tests/test_end_to_end.py.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+import pytest
+
+from conftest import repo_path, run
+from surge.loadtest.forms import find_form
+from surge.loadtest.phases import phase_at, phases
+from surge.loadtest.report import figures, percentile
+from surge.loadtest.settings import SETTINGS, read_config, think_range
+
+sys.path.insert(0, repo_path("docs", "_ext"))
+
+
+def options(**values):
+    defaults = {name.replace("-", "_"): default for name, _, default, _ in SETTINGS}
+    return argparse.Namespace(**{**defaults, **values})
+
+
+def test_the_spike_rises_within_the_ramp_holds_and_falls_back_then_stops():
+    plan = phases(options(lull_users=10, spike_users=100, lull_seconds=60, ramp_seconds=10, spike_seconds=120,
+                          after_seconds=30))
+    assert [(p.name, p.start, p.end, p.users) for p in plan] == [
+        ("lull", 0, 60, 10), ("ramp", 60, 70, 100), ("spike", 70, 190, 100), ("after", 190, 220, 10)]
+    assert plan[1].spawn_rate == 9.0, "90 more visitors within 10 seconds"
+    assert phase_at(plan, 65).name == "ramp" and phase_at(plan, 219.9).name == "after"
+    assert phase_at(plan, 220) is None, "the run stops by itself"
+
+
+EDIT_PAGE = """
+<form action="/@@search"><input name="SearchableText" value=""></form>
+<form action="https://site/desk/page/@@edit" method="post">
+  <input type="hidden" name="_authenticator" value="token">
+  <input type="text" name="form.widgets.IDublinCore.title" value="Old &amp; title">
+  <textarea name="form.widgets.IRichTextBehavior.text">&lt;p&gt;Text&lt;/p&gt;</textarea>
+  <input type="checkbox" name="form.widgets.exclude:list" value="selected">
+  <input type="checkbox" name="form.widgets.versioning:list" value="selected" checked>
+  <select name="form.widgets.language"><option value="de">de</option><option value="en" selected>en</option></select>
+  <input type="submit" name="form.buttons.cancel" value="Cancel">
+</form>
+"""
+
+
+def test_the_edit_form_is_read_as_a_browser_would_submit_it():
+    action, fields = find_form(EDIT_PAGE, "edit")
+    assert action == "https://site/desk/page/@@edit"
+    assert fields == {
+        "_authenticator": ["token"],
+        "form.widgets.IDublinCore.title": ["Old & title"],
+        "form.widgets.IRichTextBehavior.text": ["<p>Text</p>"],
+        "form.widgets.versioning:list": ["selected"],
+        "form.widgets.language": ["en"],
+    }
+    assert find_form(EDIT_PAGE, "/@@delete") == (None, None)
+
+
+def test_figures_use_nearest_rank_percentiles_of_the_successful_requests():
+    assert percentile([], 50) is None
+    assert percentile(list(range(1, 101)), 99) == 99 and percentile([5, 1, 3], 50) == 3
+    rows = [(0.0, "member", "member: page", float(ms), False) for ms in range(1, 101)]
+    rows.append((0.0, "member", "member: page", 10_000.0, True))
+    assert figures(rows) == {"requests": 101, "failed": 1, "p50": 50.0, "p95": 95.0, "p99": 99.0}
+
+
+@pytest.mark.parametrize("value", ["8-2", "2", "fast", "-1-3"])
+def test_a_think_time_must_be_min_max_seconds(value):
+    with pytest.raises(ValueError, match="anonymous-think"):
+        think_range(value, "anonymous-think")
+
+
+def test_locust_defaults_are_the_fragment_defaults():
+    from fragment_settings import read_settings  # docs/_ext
+
+    fragment = {key: default for key, default, _ in read_settings(
+        repo_path("buildout.d", "dev-loadtest.cfg"), "loadtest-settings")}
+    for name, _, default, _ in SETTINGS:
+        if name in fragment and "${" not in fragment[name]:
+            assert fragment[name] == str(default), f"[loadtest-settings] {name} differs from Locust's default"
+
+
+def test_the_rendered_settings_are_what_locust_reads():
+    config = read_config(repo_path("etc", "loadtest.conf"))
+    assert config.spike_users > config.lull_users >= 1 and config.authors >= 1
+    listed = run([repo_path("bin", "loadtest"), "--list"]).stdout.split()
+    assert {"Anonymous", "Member", "Author"} <= set(listed)
+
+
+def test_locust_refuses_a_setting_it_does_not_know(tmp_path):
+    config = tmp_path / "loadtest.conf"
+    config.write_text(open(repo_path("etc", "loadtest.conf")).read() + "spike-size = 40\n")
+    result = run([repo_path("bin", "loadtest"), "--config", str(config), "--list"], check=False)
+    assert result.returncode != 0 and "spike-size" in result.stdout
+
+
+def build_settings(directory, **settings):
+    """Build only etc/loadtest.conf from dev-loadtest.cfg in DIRECTORY with SETTINGS overridden."""
+    lines = ["[buildout]", f"extends = {repo_path('buildout.d', 'base.cfg')} {repo_path('packages.cfg')} "
+             f"{repo_path('buildout.d', 'dev-loadtest.cfg')}",
+             f"develop = {repo_path('src', 'surge.buildout')}", "parts = loadtest-config", "",
+             "[releases]", "find-links =", "", "[loadtest-config]",
+             f"input = {repo_path('buildout.d', 'templates', 'loadtest.conf.j2')}",
+             f"check = {repo_path('bin', 'loadtest')} --config {{file}} --list", "", "[loadtest-settings]",
+             *(f"{key.replace('_', '-')} = {value}" for key, value in settings.items())]
+    with open(os.path.join(directory, "buildout.cfg"), "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    return run([repo_path("bin", "buildout"), "-N", "-c", "buildout.cfg"], cwd=directory, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("loadtest-build"))
+    assert build_settings(directory).returncode == 0
+    return directory
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("spike_users", "lots", "buildout.cfg: [loadtest-settings] spike-users = 'lots' is not a whole number"),
+    ("member_think", "9-3", "buildout.cfg: [loadtest-settings] member-think = '9-3' is not MIN-MAX seconds"),
+    ("sites", "127.0.1.11:8443", "buildout.cfg: [loadtest-settings] sites = '127.0.1.11:8443' is not a list"),
+    ("authors", "0", "buildout.cfg: [loadtest-settings] authors = '0' must be at least 1"),
+    ("lull_users", "1500", "dev-loadtest.cfg: [loadtest-settings] spike-users = '1000' is smaller than lull-users"),
+])
+def test_a_bad_setting_fails_the_build_and_keeps_the_live_settings(built, tmp_path, setting, value, message):
+    directory = str(tmp_path / "build")
+    shutil.copytree(built, directory, symlinks=True)
+    live = os.path.join(directory, "etc", "loadtest.conf")
+    before = open(live).read()
+    result = build_settings(directory, **{setting: value})
+    assert result.returncode != 0 and message in result.stdout
+    assert open(live).read() == before
