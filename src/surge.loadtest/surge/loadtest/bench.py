@@ -19,6 +19,7 @@ and plots for docs/benchmarks.rst) and to var/bench/RUN/.
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -55,6 +56,22 @@ def measured(name, run, reproduce, accounting=True):
     return found
 
 
+# Counts add up over rounds; settings stay; the rest are means.
+SUMMED = {"requests", "failed", "errors"}
+KEPT = {"users"}
+
+
+def combine(rounds):
+    """One leg's figures over its rounds: the last round's, with numbers as means (counts: sums)."""
+    result = dict(rounds[-1])
+    for key, value in rounds[0].items():
+        if isinstance(value, (int, float)) and key not in KEPT:
+            values = [found[key] for found in rounds if found.get(key) is not None]
+            result[key] = (sum(values) if key in SUMMED else sum(values) / len(values)) if values else None
+    result["rounds"] = len(rounds)
+    return result
+
+
 class Bench:
     def __init__(self, repository, config, output, loadtest_output, eggs_directory, args):
         self.repository, self.eggs_directory, self.args = repository, eggs_directory, args
@@ -66,9 +83,19 @@ class Bench:
         os.makedirs(self.directory)
         self.bin = os.path.join(repository, "bin")
         self.figures = {}
+        self.runs = itertools.count(1)
 
     def file(self, name):
         return os.path.join(self.directory, name)
+
+    def in_rounds(self, group, legs):
+        """Each leg (name, run, reproduce) once per round, in turn, so that a busy moment of the
+        machine falls on both sides of a ratio; {name: combined figures}."""
+        found = {name: [] for name, _, _ in legs}
+        for number in range(1, self.args.rounds + 1):
+            for name, run, reproduce in legs:
+                found[name].append(measured(f"{group}: {name} (round {number})", run, reproduce))
+        return {name: combine(rounds) for name, rounds in found.items()}
 
     # web
     def web(self):
@@ -82,19 +109,20 @@ class Bench:
             ("cached page, a new TLS connection per request", page_url, 32, (gzip, "Connection: close")),
             ("same bytes from disk, a new TLS connection per request", static_url, 32, (gzip, "Connection: close")),
         )
+        runs = []
+        for name, url, connections, headers in legs:
+            argv = wrk.command(url, self.args.seconds, connections, headers=headers)
+            runs.append((name, lambda argv=argv: wrk.run(argv),
+                         " ".join(f"'{part}'" if " " in part else part for part in argv)))
         try:
-            found = {}
-            for name, url, connections, headers in legs:
-                argv = wrk.command(url, self.args.seconds, connections, headers=headers)
-                found[name] = measured(f"web: {name}", lambda argv=argv: wrk.run(argv), " ".join(
-                    f"'{part}'" if " " in part else part for part in argv))
+            self.figures["web"] = self.in_rounds("web", runs)
         finally:
             self.cluster.unpublish_static()
-        self.figures["web"] = found
 
     # members
     def loadtest(self, name, arguments):
         """bin/loadtest with ARGUMENTS, its samples in this run's directory; (command, samples file)."""
+        name = f"{name}-{next(self.runs)}"
         sample_file = self.file(f"{name}-requests.csv")
         argv = [os.path.join(self.bin, "loadtest"), *arguments, "--only-summary", "--admin-password-file", "",
                 "--csv", self.file(name), "--csv-full-history", "--html", self.file(f"{name}-report.html"),
@@ -103,14 +131,14 @@ class Bench:
             subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
         return argv, sample_file
 
-    def member_leg(self, name, users, targets, cookie, prefix):
+    def member_leg(self, label, name, users, targets, cookie, prefix):
+        """(LABEL, run, reproduce) of Locust's member readers: USERS of them spread over TARGETS."""
         arguments = ["-f", os.path.join(HERE, "bench_users.py"), "--users", str(users), "--spawn-rate",
                      str(users), "--run-time", f"{self.args.seconds + 5}s", "--targets", " ".join(targets),
                      "--path-prefix", prefix, "--member-cookie", cookie]
 
         def run():
-            argv, sample_file = self.loadtest(name, arguments)
-            run.argv = argv
+            _, sample_file = self.loadtest(name, arguments)
             rows = samples.read(sample_file)
             # The first seconds open connections and warm the instances up.
             begin = rows[0][0] + 5 if rows else 0
@@ -121,9 +149,10 @@ class Bench:
                     "p99": found["p99"], "requests": found["requests"], "failed": found["failed"]}
 
         shown = [("'__ac=<member-1 cookie>'" if argument == cookie else f"'{argument}'" if " " in argument
+                  else os.path.relpath(argument, self.repository) if argument.startswith(self.repository)
                   else argument) for argument in arguments]
         reproduce = " ".join(["bin/loadtest", *shown, "--only-summary", "--admin-password-file", "''"])
-        return measured(f"members: {name}", run, reproduce)
+        return label, run, reproduce
 
     def members(self):
         pools = self.cluster.pools()
@@ -134,12 +163,12 @@ class Bench:
         say(f"members: {threads} Zope threads in the cluster, {sum(i['threads'] for i in reachable)} "
             f"of them in the pools members use ({', '.join(i['name'] for i in reachable)})")
         direct_targets = [f"http://{i['address']}" for i in reachable for _ in range(i["threads"])]
-        self.figures["members"] = {
-            "through HAProxy, 4 clients per Zope thread": self.member_leg(
-                "members-haproxy", 4 * threads, [pools["haproxy"]], cookie, prefix),
-            "instances directly, 1 client per thread": self.member_leg(
-                "members-direct", len(direct_targets), direct_targets, cookie, prefix),
-        }
+        self.figures["members"] = self.in_rounds("members", [
+            self.member_leg("through HAProxy, 4 clients per Zope thread", "members-haproxy", 4 * threads,
+                            [pools["haproxy"]], cookie, prefix),
+            self.member_leg("instances directly, 1 client per thread", "members-direct", len(direct_targets),
+                            direct_targets, cookie, prefix),
+        ])
         self.figures["members"]["threads"] = threads
 
     # spike
@@ -216,7 +245,8 @@ class Bench:
 
                 found[server.config] = measured(
                     f"builds: {server.config}", run,
-                    f"cd {directory} && bin/buildout -N -c cluster.cfg   (after bin/cluster build --root {root})",
+                    f"cd {os.path.relpath(directory, self.repository)} && bin/buildout -N -c cluster.cfg   "
+                    f"(after bin/cluster build --root {os.path.relpath(root, self.repository)})",
                     accounting=False)
         finally:
             # zc.buildout, which reads each server's secrets, changes the working directory.
@@ -251,6 +281,8 @@ def parse_args(argv, repository):
                         help=f"comma-separated, some of {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--seconds", type=int, default=15,
                         help="length of each web and members measurement (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="times each web and members measurement is made, in turn (default: %(default)s)")
     parser.add_argument("--docs", default=os.path.join(repository, "docs"),
                         help="where docs/bench/ is written (default: this checkout's docs)")
     args = parser.parse_args(argv)

@@ -27,6 +27,12 @@ def table(header, rows):
     return lines + [""]
 
 
+def rounds(found):
+    counts = {f.get("rounds", 1) for f in found.values() if isinstance(f, dict)}
+    count = max(counts) if counts else 1
+    return [f"Each row is the mean of {count} rounds, the measurements taken in turn (counts are totals).", ""]
+
+
 def commands(found):
     lines = ["Reproduce:", ""]
     for name, figures in found.items():
@@ -41,7 +47,7 @@ def web_section(found):
     names = list(found)
     lines = [".. rubric:: Web tier: a cached page against the same bytes from disk", "",
              *table(("measurement", "requests/s", "p50 ms", "p99 ms", "bytes/response", "errors",
-                     "busiest processes (100% = one core)"), rows)]
+                     "busiest processes (100% = one core)"), rows), *rounds(found)]
     if len(names) == 4:
         kept, new = (ratio(found[a]["rps"], found[b]["rps"]) for a, b in (names[:2], names[2:]))
         lines += [f"Cached page / disk, requests per second: **{kept}** with kept-alive connections, **{new}** "
@@ -58,7 +64,7 @@ def members_section(found):
     lines = [".. rubric:: Members: HAProxy's queue against the instances directly", "",
              f"The cluster has {found.get('threads')} Zope threads.", "",
              *table(("measurement", "clients", "requests/s", "p50 ms", "p99 ms", "requests", "failed",
-                     "busiest processes (100% = one core)"), rows)]
+                     "busiest processes (100% = one core)"), rows), *rounds(legs)]
     if len(names) == 2:
         lines += [f"Throughput through HAProxy / directly: **{ratio(legs[names[0]]['rps'], legs[names[1]]['rps'])}**, "
                   f"failed requests through HAProxy: **{legs[names[0]]['failed']}**.", ""]

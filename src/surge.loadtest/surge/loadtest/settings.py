@@ -28,7 +28,7 @@ SETTINGS = (
     ("sections", int, 5, "folders of pages the load test makes and reads"),
     ("pages", int, 5, "pages per section"),
     ("news", int, 20, "news items"),
-    ("members", int, 20, "member accounts (the authors have their own)"),
+    ("members", int, 120, "member accounts (the authors have their own)"),
     ("account-password", str, "", "password of the load test's accounts (bin/loadtest sets it)"),
     ("ca-file", str, "", "the CA that signed the site's certificate, when it is not a public one"),
     ("admin-password-file", str, "", "secrets file with zope-admin-password, to make the content and accounts"),
