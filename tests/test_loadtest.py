@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import repo_path, run
-from surge.loadtest.forms import find_form
+from surge.loadtest.forms import find_form, same_site
 from surge.loadtest.phases import phase_at, phases
 from surge.loadtest.report import figures, percentile
 from surge.loadtest.settings import SETTINGS, read_config, think_range
@@ -61,6 +61,15 @@ def test_the_edit_form_is_read_as_a_browser_would_submit_it():
         "form.widgets.language": ["en"],
     }
     assert find_form(EDIT_PAGE, "/@@delete") == (None, None)
+
+
+def test_a_visitor_follows_the_sites_links_on_the_server_it_picked():
+    sites = ["https://127.0.1.11:8443", "https://127.0.1.12:8443"]
+    # Plone's absolute URLs name the public site (web-1's address in the cluster).
+    assert same_site("https://127.0.1.11:8443/desk/page/@@edit", sites) == "/desk/page/@@edit"
+    assert same_site("/++theme++surge/surge.css?v=2", sites) == "/++theme++surge/surge.css?v=2"
+    assert same_site("https://cdn.example.net/lib.js", sites) is None
+    assert same_site("relative.css", sites) is None
 
 
 def test_figures_use_nearest_rank_percentiles_of_the_successful_requests():

@@ -1,5 +1,6 @@
-"""The fields of an HTML form as a browser would submit them."""
+"""Forms and links of a page as a browser follows them."""
 
+import urllib.parse
 from html.parser import HTMLParser
 
 SKIPPED_INPUTS = {"submit", "button", "image", "reset", "file"}
@@ -53,3 +54,16 @@ def find_form(page, action_suffix):
     parser = Forms()
     parser.feed(page)
     return next(((action, fields) for action, fields in parser.forms if action.endswith(action_suffix)), (None, None))
+
+
+def same_site(url, sites):
+    """The path (and query) of URL when it is one of SITES' (or relative), else None.
+
+    Plone writes absolute URLs with the site's public name; a visitor keeps
+    to the web server it picked, as a browser keeps to the address DNS gave
+    it, so it requests the path from its own server.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc and parts.netloc not in {urllib.parse.urlsplit(site).netloc for site in sites}:
+        return None
+    return urllib.parse.urlunsplit(("", "", parts.path, parts.query, "")) if parts.path.startswith("/") else None

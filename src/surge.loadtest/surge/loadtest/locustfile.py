@@ -20,7 +20,7 @@ from locust import FastHttpUser, events, task
 from locust.runners import WorkerRunner
 
 from surge.loadtest import content, samples
-from surge.loadtest.forms import find_form
+from surge.loadtest.forms import find_form, same_site
 from surge.loadtest.settings import add_arguments, think_time
 
 STATIC = re.compile(r'(?:href|src)="([^"]+\.(?:css|js)(?:\?[^"]*)?)"')
@@ -87,7 +87,8 @@ class Visitor(FastHttpUser):
     def log_in(self, name):
         form = {"__ac_name": name, "__ac_password": self.options.account_password,
                 "buttons.login": "Log in", "came_from": ""}
-        with self.client.post("/login", data=urllib.parse.urlencode(form), headers=FORM,
+        # Plone redirects to its public name: a visitor stays on the server it picked.
+        with self.client.post("/login", data=urllib.parse.urlencode(form), headers=FORM, allow_redirects=False,
                               name=f"{self.kind}: log in", catch_response=True) as response:
             if not any(cookie.name == "__ac" for cookie in self.client.cookiejar):
                 response.failure(f"no __ac cookie after logging in as {name}")
@@ -103,8 +104,8 @@ class Anonymous(Visitor):
         # A new visitor's browser fetches the front page's resources once.
         page = self.get("/", "front page")
         if Anonymous.static is None and page.status_code == 200:
-            Anonymous.static = sorted({url for url in STATIC.findall(page.text) if not url.startswith("//")
-                                       and (url.startswith("/") or url.startswith(self.host))})
+            sites = self.options.sites.split()
+            Anonymous.static = sorted(filter(None, (same_site(url, sites) for url in STATIC.findall(page.text))))
         for url in Anonymous.static or ():
             self.get(url, "static resource")
 
@@ -186,11 +187,14 @@ class Author(Visitor):
             elif key.endswith(".text"):
                 fields[key] = [f"<p>Edited by {self.name} at {stamp}.</p>"]
         fields["form.buttons.save"] = ["Save"]
-        with self.client.post(action, data=urllib.parse.urlencode(fields, doseq=True), headers=FORM,
+        target = same_site(action, self.options.sites.split()) or action
+        with self.client.post(target, data=urllib.parse.urlencode(fields, doseq=True), headers=FORM,
                               name="author: save", catch_response=True, allow_redirects=False) as response:
-            # Saved: Plone redirects to the page; an error shows the form again (200).
-            if response.status_code != 302 or response.headers.get("Location", "").endswith("/edit"):
-                response.failure(f"{response.status_code}: the edit of {path} was not saved")
+            # Saved: Plone redirects to the page. An error shows the form again
+            # (200); a lost login redirects to the login form.
+            location = urllib.parse.urlsplit(response.headers.get("Location", "")).path.rstrip("/")
+            if response.status_code != 302 or not location.endswith(path):
+                response.failure(f"{response.status_code} to {location or 'nowhere'}: {path} was not saved")
 
     @task(1)
     def view(self):
