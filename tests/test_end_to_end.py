@@ -257,6 +257,7 @@ def weak_secrets(root):
     ("web-1", "hosts:server=web_1!", "[hosts] server = 'web_1!' is not a host name or IP address"),
     ("web-1", f"ports:varnish={HTTPS}", f"both use port {HTTPS}"),
     ("app-master", "instance-settings:count=many", "[instance-settings] count = 'many'"),
+    ("app-master", "instance-settings:conflict-retries=lots", "[instance-settings] conflict-retries = 'lots'"),
     ("app-master", "haproxy-settings:author-instances=3", "the shared pool needs at least one"),
     ("app-slave", "settings:secrets-file={weak}", "[secrets] zope-admin-password is shorter than 16 characters"),
 ])

@@ -30,7 +30,7 @@ import time
 from surge.loadtest import content, cpu, results, samples, settings, wrk
 from surge.loadtest.bench_cluster import Cluster
 from surge.loadtest.phases import phases
-from surge.loadtest.report import by_phase, figures
+from surge.loadtest.report import CLASSES, by_phase, figures
 
 BENCHMARKS = ("builds", "web", "members", "spike")
 HERE = os.path.dirname(__file__)
@@ -181,20 +181,20 @@ class Bench:
         spike_cpu = {}
 
         def run():
-            process = subprocess.Popen(
-                [*argv, "--only-summary", "--admin-password-file", "", "--csv", self.file("spike"),
-                 "--csv-full-history", "--html", self.file("spike-report.html"), "--samples", sample_file],
-                stdout=open(self.file("spike.log"), "w"), stderr=subprocess.STDOUT)
-            spike_cpu.update(self.cpu_during(process, sample_file, plan))
-            process.wait()
+            with open(self.file("spike.log"), "w") as log:
+                process = subprocess.Popen(
+                    [*argv, "--only-summary", "--admin-password-file", "", "--csv", self.file("spike"),
+                     "--csv-full-history", "--html", self.file("spike-report.html"), "--samples", sample_file],
+                    stdout=log, stderr=subprocess.STDOUT)
+                spike_cpu.update(self.cpu_during(process, sample_file, plan))
+                process.wait()
             rows = samples.read(sample_file)
             start = samples.started(sample_file)
             phased = by_phase(rows, plan, start)
             author_lull = figures([row for row in phased["lull"] if row[1] == "author"])
             author_spike = figures([row for row in phased["spike"] if row[1] == "author"])
             found = {"failed": sum(1 for row in rows if row[4]), "requests": len(rows),
-                     "classes": {kind: figures([r for r in rows if r[1] == kind])
-                                 for kind in ("anonymous", "member", "author")},
+                     "classes": {kind: figures([r for r in rows if r[1] == kind]) for kind in CLASSES},
                      "author lull": author_lull, "author spike": author_spike,
                      "spike rps": len(phased["spike"]) / max(plan[2].end - plan[2].start, 1)}
             results.spike_plots(rows, start, plan, os.path.join(self.args.docs, "bench"))

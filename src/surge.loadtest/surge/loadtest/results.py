@@ -8,7 +8,8 @@ import os
 import platform
 import time
 
-CLASSES = ("anonymous", "member", "author")
+from surge.loadtest.report import CLASSES, percentile
+
 BUCKET = 5
 
 
@@ -138,8 +139,6 @@ def spike_plots(rows, start, plan, directory):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
-
-    from surge.loadtest.report import percentile
 
     os.makedirs(directory, exist_ok=True)
     for name, draw in (("spike-throughput.png", "throughput"), ("spike-latency.png", "latency")):
