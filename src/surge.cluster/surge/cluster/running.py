@@ -21,6 +21,8 @@ from surge.cluster.topology import HTTPS_PORT, SERVERS
 
 # The order servers start in; down goes the other way.
 START_ORDER = ("app-master", "app-slave", "web-1", "web-2")
+# [ports] haproxy (the frontend Varnish sends its misses to) and haproxy-stats.
+HAPROXY_PORT = 8200
 HAPROXY_STATS_PORT = 8202
 DEADLINE = 300
 

@@ -270,8 +270,8 @@ class Bench:
         with open(self.file("figures.json"), "w") as stream:
             json.dump(self.figures, stream, indent=2)
         results.write(self.figures, os.path.join(self.args.docs, "bench"), time.monotonic() - started)
-        say(f"done in {(time.monotonic() - started) / 60:.1f} minutes; figures in {self.file('figures.json')}, "
-            f"docs/bench/results.inc and the plots updated")
+        say(f"done in {(time.monotonic() - started) / 60:.1f} minutes; figures in {self.file('figures.json')}; "
+            f"{os.path.join(self.args.docs, 'bench')} updated")
 
 
 def parse_args(argv, repository):

@@ -10,9 +10,8 @@ import urllib.parse
 
 from surge.cluster import running
 from surge.cluster.topology import SERVERS
+from surge.loadtest import content
 
-# [ports] haproxy: the frontend Varnish sends its misses to.
-HAPROXY_PORT = 8200
 STATIC_NAME = "bench-page.html"
 INSTANCE = re.compile(r"^app-.*-\d+$")
 
@@ -84,12 +83,11 @@ class Cluster:
         address = self.server("app-master").address
         instances = [{"name": server, "pool": pool, "address": row["addr"], "threads": int(row["slim"])}
                      for (pool, server), row in running.haproxy_stats(address).items() if INSTANCE.match(server)]
-        return {"haproxy": f"http://{address}:{HAPROXY_PORT}", "instances": instances}
+        return {"haproxy": f"http://{address}:{running.HAPROXY_PORT}", "instances": instances}
 
     def member_cookie(self):
         """The __ac cookie (name=value) of the first load test member."""
-        form = urllib.parse.urlencode({"__ac_name": "member-1", "__ac_password": self.options.account_password,
-                                       "buttons.login": "Log in", "came_from": ""})
+        form = content.login_form("member-1", self.options.account_password)
         _, headers, _ = self.fetch(self.site + "/login", "POST",
                                    {"Content-Type": "application/x-www-form-urlencoded"}, form)
         for value in headers.get_all("Set-Cookie") or ():

@@ -42,8 +42,8 @@ def locust_argv(argv, config, run_directory, accounts):
                      "--html", os.path.join(run_directory, "report.html"),
                      "--samples", os.path.join(run_directory, "requests.csv")]
     elif worker:
-        # Workers make no content and keep their own samples.
-        defaults += ["--admin-password-file", "", "--samples", os.path.join(run_directory, "requests.csv")]
+        # Workers keep their own samples (only the master makes the content: locustfile.configure).
+        defaults += ["--samples", os.path.join(run_directory, "requests.csv")]
     return ["locust", *defaults, *argv]
 
 

@@ -9,6 +9,7 @@ import configparser
 import os
 import secrets
 import time
+import urllib.parse
 
 import requests
 
@@ -44,6 +45,12 @@ def desk_page(author):
 def text_of(title):
     words = " ".join(WORDS[(len(title) + i) % len(WORDS)] for i in range(40))
     return {"content-type": "text/html", "encoding": "utf-8", "data": f"<p>{title}: {words}.</p>"}
+
+
+def login_form(name, password):
+    """The body of a POST to Plone's login form (urlencoded)."""
+    return urllib.parse.urlencode({"__ac_name": name, "__ac_password": password, "buttons.login": "Log in",
+                                   "came_from": ""})
 
 
 def admin_password(path):

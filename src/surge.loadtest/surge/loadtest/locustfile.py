@@ -63,6 +63,8 @@ class Visitor(FastHttpUser):
     kind = ""
     # Certificates are checked, as browsers do.
     insecure = False
+    # Visitors of the class that logged in so far (each class counts its own).
+    started = 0
 
     def __init__(self, environment):
         options = environment.parsed_options
@@ -84,14 +86,16 @@ class Visitor(FastHttpUser):
     def read_page(self):
         self.get(random.choice(content.page_paths(self.options)), "page")
 
-    def log_in(self, name):
-        form = {"__ac_name": name, "__ac_password": self.options.account_password,
-                "buttons.login": "Log in", "came_from": ""}
+    def log_in(self, names):
+        """Log in with the next of the accounts NAMES: visitors of a class use them in turn."""
+        type(self).started += 1
+        self.name = names[type(self).started % len(names)]
+        form = content.login_form(self.name, self.options.account_password)
         # Plone redirects to its public name: a visitor stays on the server it picked.
-        with self.client.post("/login", data=urllib.parse.urlencode(form), headers=FORM, allow_redirects=False,
+        with self.client.post("/login", data=form, headers=FORM, allow_redirects=False,
                               name=f"{self.kind}: log in", catch_response=True) as response:
             if not any(cookie.name == "__ac" for cookie in self.client.cookiejar):
-                response.failure(f"no __ac cookie after logging in as {name}")
+                response.failure(f"no __ac cookie after logging in as {self.name}")
 
 
 class Anonymous(Visitor):
@@ -137,13 +141,9 @@ class Anonymous(Visitor):
 class Member(Visitor):
     kind = "member"
     weight = 10
-    # Visitors are numbered as they start, so accounts are used in turn.
-    started = 0
 
     def on_start(self):
-        names = content.member_names(self.options)
-        Member.started += 1
-        self.log_in(names[Member.started % len(names)])
+        self.log_in(content.member_names(self.options))
 
     @task(6)
     def page(self):
@@ -165,13 +165,9 @@ class Member(Visitor):
 class Author(Visitor):
     kind = "author"
     fixed_count = 2
-    started = 0
 
     def on_start(self):
-        names = content.author_names(self.options)
-        Author.started += 1
-        self.name = names[Author.started % len(names)]
-        self.log_in(self.name)
+        self.log_in(content.author_names(self.options))
 
     @task(3)
     def edit(self):
