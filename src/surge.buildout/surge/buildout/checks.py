@@ -11,36 +11,43 @@ What it checks, reporting every problem at once with file, section and key:
 - every [ports] value is a whole number from 1 to 65535;
 - every [hosts] value is a host name or an IP address;
 - every [users] value is a user name, and in production every user this
-  build refers to (``${users:KEY}``) exists on this machine;
+  build refers to (``${users:KEY}``) exists on this machine and is not root;
+- every key of every settings section ([settings], [topology],
+  [NAME-settings]) is known to the section's schema (surge.buildout.schemas)
+  and its value has the key's type; an unknown key is refused with the
+  nearest known one;
 - no two [listen] entries use the same port on the same host. An entry is
-  ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports;
+  ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports. A
+  wildcard host (every interface) is refused but for the entries that
+  [settings] wildcard-binds names on purpose;
+- in production, what this build says about the other servers matches
+  their own top-level files (surge.buildout.across);
 - in production, no develop egg but the build's own recipes ([settings]
   build-tools) and no mr.developer: site code comes from internal releases.
 """
 
-import ipaddress
 import pwd
 import re
-import socket
 
+from surge.buildout import across
+from surge.buildout.network import WILDCARDS, address_of, valid_host
 from surge.buildout.origin import fail, raw, where
+from surge.buildout.schemas import SCHEMAS, is_settings_section
 
 VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|topology|settings|[\w.-]+-settings)$")
 REFERENCE = re.compile(r"\$\{([\w.-]+):([\w.-]+)\}")
-LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 LISTEN = re.compile(r"^\s*(?P<host>\[[^\]]+\]|[^:\s]+):(?P<port>\d+)(\+(?P<count>\d+))?\s*$")
-WILDCARDS = {"*", "0.0.0.0", "::", "[::]"}
 
 
 class Checks:
     def __init__(self, buildout, name, options):
         self.buildout = buildout
         fail(missing_references(buildout))
-        problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout)
+        problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
         fail(problems)
-        fail(collisions(buildout))
+        fail(collisions(buildout) + wildcard_binds(buildout))
+        fail(across.problems(buildout))
         fail(checkouts_in_production(buildout))
 
     def install(self):
@@ -76,16 +83,6 @@ def bad_ports(buildout):
     return problems
 
 
-def valid_host(value):
-    if value in WILDCARDS:
-        return True
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-        return True
-    except ValueError:
-        return bool(HOSTNAME.match(value))
-
-
 def bad_hosts(buildout):
     problems = []
     for key in sorted(raw(buildout).get("hosts", {})):
@@ -117,12 +114,32 @@ def bad_users(buildout):
             continue
         if production and key in used:
             try:
-                pwd.getpwnam(value)
+                user = pwd.getpwnam(value)
             except KeyError:
                 problems.append(
                     f"{where(buildout, 'users', key)} = {value!r}: no such user on this machine "
                     f"(create it with: adduser --system {value})"
                 )
+                continue
+            if user.pw_uid == 0:
+                problems.append(f"{where(buildout, 'users', key)} = {value!r} is root: a production daemon runs "
+                                "as a system user of its own (adduser --system)")
+    return problems
+
+
+def bad_settings(buildout):
+    """Unknown keys and values of the wrong type in every settings section."""
+    problems = []
+    for section in sorted(raw(buildout)):
+        if not is_settings_section(section):
+            continue
+        schema = SCHEMAS.get(section)
+        if schema is None:
+            key = sorted(raw(buildout)[section])[0] if raw(buildout)[section] else None
+            problems.append(f"{where(buildout, section, key) if key else f'[{section}]'}: [{section}] has no "
+                            "schema; give it one in surge.buildout (docs/machinery.rst)")
+            continue
+        problems.extend(schema.problems(buildout, where))
     return problems
 
 
@@ -146,16 +163,6 @@ def listen_entries(buildout):
     return entries, problems
 
 
-def address_of(host):
-    """Compare hosts by address, so that localhost and 127.0.0.1 collide."""
-    if host in WILDCARDS:
-        return "*"
-    try:
-        return socket.getaddrinfo(host, None)[0][4][0]
-    except OSError:
-        return host
-
-
 def collisions(buildout):
     entries, problems = listen_entries(buildout)
     resolved = [(key, host, address_of(host), first, last) for key, host, first, last in entries]
@@ -172,6 +179,18 @@ def collisions(buildout):
                     f"{port_origin(buildout, key)}{port_origin(buildout, other_key)}"
                 )
     return problems
+
+
+def wildcard_binds(buildout):
+    """[listen] entries on every interface that [settings] wildcard-binds does not name."""
+    entries, _ = listen_entries(buildout)
+    allowed = set(buildout["settings"].get("wildcard-binds", "").split())
+    return [
+        f"{where(buildout, 'listen', key)} = {buildout['listen'][key]!r} binds every interface; a private "
+        f"service listens on its server's address only (name it in [settings] wildcard-binds to mean it)"
+        for key, host, _, _ in entries if host in WILDCARDS or f"[{host}]" in WILDCARDS
+        if key not in allowed
+    ]
 
 
 def referenced_values(buildout, section, key):

@@ -1,15 +1,21 @@
 """Recipe surge.buildout:haproxy: HAProxy's pools, computed from the topology.
 
-A surge.buildout:template whose options also include:
+A surge.buildout:template (``settings = haproxy-settings``) whose options
+also include:
 
 app-servers
     Keys of [hosts], one per application server (the topology).
-instance-count, instance-base-port, threads
-    Each application server runs instance-count instances on consecutive
-    ports from instance-base-port, each with this many Zope threads.
-author-instances, member-instances
-    How many instances are ring-fenced for authors and for members; the rest
-    form the shared pool, which must keep at least one.
+instances, instance-base-port
+    ``instances`` names the instances' settings section ([instance-settings]
+    of buildout.d/prod-instance.cfg): each application server runs ``count``
+    instances on consecutive ports from instance-base-port, each with
+    ``threads`` Zope threads.
+listen, spill-address, listen-stats
+    What HAProxy binds: its [listen] entries.
+
+The settings author-instances and member-instances say how many instances
+are ring-fenced for authors and for members; the rest form the shared pool,
+which must keep at least one.
 
 Every instance is a server line in exactly one backend, with ``maxconn``
 equal to its threads, so no instance ever gets more concurrent requests than
@@ -30,26 +36,29 @@ maxconn equal to the threads.
 import re
 
 from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.schema import HAPROXY_TIME, PROGRAM, Integer, Schema, Setting, Text
 from surge.buildout.template import Template
 
 SERVER_LINE = re.compile(r"^\s*server\s+(\S+)\s+(\S+):(\d+)\s.*?\bmaxconn\s+(\d+)", re.M)
-WHOLE_NUMBERS = ("instance-count", "instance-base-port", "threads", "author-instances", "member-instances",
-                 "maxconn")
+
+SETTINGS = Schema("haproxy-settings", {
+    "binary": Setting(PROGRAM),
+    "author-instances": Setting(Integer(0, 1000)),
+    "member-instances": Setting(Integer(0, 1000)),
+    "maxconn": Setting(Integer(1, 1000000)),
+    **{key: Setting(HAPROXY_TIME) for key in (
+        "queue-timeout", "connect-timeout", "server-timeout", "client-timeout", "check-interval", "slowstart")},
+    "group": Setting(Text(r"[a-z_][a-z0-9_-]{0,31}", "a group name")),
+})
 
 
 class Haproxy(Template):
     def derive(self):
-        numbers, problems = {}, []
-        for key in WHOLE_NUMBERS:
-            value = self.options[key].strip()
-            if not value.isdigit():
-                problems.append(f"{where(self.buildout, self.name, key)} = {value!r} is not a whole number")
-            else:
-                numbers[key] = int(value)
-        fail(problems)
-        for key in ("instance-count", "threads"):
-            if numbers[key] < 1:
-                problems.append(f"{where(self.buildout, self.name, key)} = {numbers[key]} must be at least 1")
+        problems = []
+        instances = self.buildout[self.options["instances"]]
+        numbers = {"instance-count": int(instances["count"]), "threads": int(instances["threads"]),
+                   "instance-base-port": int(self.options["instance-base-port"])}
+        numbers.update({key: int(self.settings[key]) for key in ("author-instances", "member-instances")})
         servers = []
         for key in self.options["app-servers"].split():
             address = self.buildout["hosts"].get(key)
@@ -66,15 +75,16 @@ class Haproxy(Template):
         ring_fenced = numbers["author-instances"] + numbers["member-instances"]
         if ring_fenced >= len(self.instances):
             raise ConfigError(
-                f"{where(self.buildout, self.name, 'author-instances')} ({numbers['author-instances']}) plus "
-                f"{where(self.buildout, self.name, 'member-instances')} ({numbers['member-instances']}) "
+                f"{where(self.buildout, self.settings_section, 'author-instances')} ({numbers['author-instances']}) "
+                f"plus {where(self.buildout, self.settings_section, 'member-instances')} "
+                f"({numbers['member-instances']}) "
                 f"ring-fence {ring_fenced} of the {len(self.instances)} instances; the shared pool needs at least one"
             )
         # Ring-fenced instances come from the end of the interleaved list.
         shared_count = len(self.instances) - ring_fenced
         instance_options = f"check maxconn {self.threads}"
         spill_host, _, spill_port = self.options["spill-address"].rpartition(":")
-        spill_options = f"maxconn {self.options['maxconn']}"
+        spill_options = f"maxconn {self.settings['maxconn']}"
 
         def backend(name, balance, instances, spill):
             servers = [dict(instance, options=instance_options) for instance in instances]

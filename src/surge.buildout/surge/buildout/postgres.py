@@ -5,8 +5,11 @@ line per rule, ``DATABASE ROLE HOSTS-KEY...``, where each HOSTS-KEY is a key
 of [hosts]; the addresses are resolved here (PostgreSQL's host names need
 reverse DNS, addresses do not), and every rule requires scram-sha-256.
 
-surge.buildout:postgres renders postgresql.conf, checks it with ``postgres
--C`` as the database's system user, and then:
+surge.buildout:postgres renders postgresql.conf (``settings =
+postgres-settings``; ``listen`` is its [listen] entry) and checks it with
+``postgres -C`` as the database's system user ``user``.
+
+surge.buildout:postgres-provision runs after the files went live:
 
 - initialises the cluster in ``data-dir`` the first time (``initdb``);
 - creates the roles of ``roles`` (lines ``ROLE SECRET``: the password is the
@@ -17,9 +20,10 @@ surge.buildout:postgres renders postgresql.conf, checks it with ``postgres
   build and changes nothing; the files must be idempotent.
 
 If the server is not running, a private one is started for that (no TCP, the
-socket in ``socket-dir``) and stopped again.
+socket in ``socket-dir``) and stopped again. Its lines are checked when the
+part is read, before anything is installed.
 
-Both run the PostgreSQL programs as ``user`` (the build runs as root, or as
+They run the PostgreSQL programs as ``user`` (the build runs as root, or as
 that user).
 """
 
@@ -28,13 +32,22 @@ import pwd
 import re
 import subprocess
 
+from surge.buildout.network import addresses_of, host_networks, split_bind
 from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.schema import EXISTING_DIRECTORY, POSTGRES_SIZE, Integer, Schema, Setting
 from surge.buildout.template import Template
-from surge.buildout.varnish import addresses_of
 
-SIZE = re.compile(r"^\d+(kB|MB|GB|TB)?$")
-SIZES = ("shared-buffers", "effective-cache-size", "work-mem", "maintenance-work-mem")
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+SETTINGS = Schema("postgres-settings", {
+    "bin": Setting(EXISTING_DIRECTORY),
+    "shared-buffers": Setting(POSTGRES_SIZE),
+    "effective-cache-size": Setting(POSTGRES_SIZE),
+    "work-mem": Setting(POSTGRES_SIZE),
+    "maintenance-work-mem": Setting(POSTGRES_SIZE),
+    # PostgreSQL keeps a few for its superuser; fewer than 10 leaves no room for the site.
+    "max-connections": Setting(Integer(10, 10000)),
+})
 
 
 def as_user(user, argv):
@@ -64,37 +77,39 @@ class PostgresHba(Template):
                 continue
             database, role, keys = words[0], words[1], words[2:]
             for key in keys:
-                host = self.buildout["hosts"].get(key)
-                addresses = addresses_of(host) if host else set()
+                host = self.buildout["hosts"].get(key, "")
+                addresses = addresses_of(host.strip())
                 if not addresses:
                     problems.append(f"{where(self.buildout, self.name, 'access')}: [hosts] {key} "
                                     f"({host!r}) does not resolve to an address here")
-                for address in sorted(addresses):
-                    bits = 128 if ":" in address else 32
-                    rules.append({"database": database, "role": role, "address": f"{address}/{bits}"})
+                rules.extend({"database": database, "role": role, "address": network}
+                             for network in host_networks(addresses))
         fail(problems)
         return {"rules": rules}
 
 
 class Postgres(Template):
     def __init__(self, buildout, name, options):
-        self.user = options["user"]
-        self.bin = options["bin"]
-        self.data_dir = options["data-dir"]
-        self.socket_dir = options["socket-dir"]
+        bin_directory = buildout[options["settings"]]["bin"]
         # PostgreSQL's own check, as its user; published, so bin/cluster check reruns it.
-        options["check"] = " ".join(as_user(self.user, [f"{self.bin}/postgres", "--config-file={file}",
-                                                        "-C", "data_directory"]))
+        options["check"] = " ".join(as_user(options["user"], [f"{bin_directory}/postgres", "--config-file={file}",
+                                                              "-C", "data_directory"]))
         super().__init__(buildout, name, options)
 
     def derive(self):
-        problems = [
-            f"{where(self.buildout, self.name, key)} = {self.options[key]!r} is not a size such as 512MB or 2GB"
-            for key in SIZES if not SIZE.match(self.options[key].strip())
-        ]
-        if not self.options["max-connections"].strip().isdigit():
-            problems.append(f"{where(self.buildout, self.name, 'max-connections')} = "
-                            f"{self.options['max-connections']!r} is not a whole number")
+        host, port = split_bind(self.options["listen"])
+        return {"listen_address": host, "port": port}
+
+
+class PostgresProvision:
+    def __init__(self, buildout, name, options):
+        self.buildout, self.name, self.options = buildout, name, options
+        self.user = options["user"]
+        self.bin = buildout[options["settings"]]["bin"]
+        self.data_dir = options["data-dir"]
+        self.socket_dir = options["socket-dir"]
+        self.config = options["config"]
+        problems = []
         self.role_lines = self.pairs("roles", problems)
         self.database_lines = self.pairs("databases", problems)
         self.schema_lines = self.schemas(problems)
@@ -105,7 +120,6 @@ class Postgres(Template):
             for role, secret in self.role_lines if secret not in known_secrets
         )
         fail(problems)
-        return {}
 
     def pairs(self, key, problems):
         pairs = []
@@ -150,7 +164,6 @@ class Postgres(Template):
             print(f"surge: initialising the PostgreSQL cluster in {self.data_dir}", flush=True)
             self.run([f"{self.bin}/initdb", "-D", self.data_dir, "--auth-local=peer",
                       "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
-        super().install()
         self.ensure_roles_and_databases()
         return ()
 
@@ -177,7 +190,7 @@ class Postgres(Template):
             self.run([f"{self.bin}/pg_ctl", "reload", "-D", self.data_dir])
             return
         log = os.path.join(os.path.dirname(self.data_dir), "build-server.log")
-        private = f"--config-file={self.output} -c listen_addresses='' -c unix_socket_directories='{self.socket_dir}'"
+        private = f"--config-file={self.config} -c listen_addresses='' -c unix_socket_directories='{self.socket_dir}'"
         self.run([f"{self.bin}/pg_ctl", "start", "-D", self.data_dir, "-w", "-t", "120", "-l", log, "-o", private])
         try:
             self.psql(script)

@@ -1,6 +1,7 @@
 """Recipe surge.buildout:rsyslog: rsyslog.conf with the files and noise the fragments list.
 
-A surge.buildout:template whose options also include:
+A surge.buildout:template (``settings = rsyslog-settings``) whose options
+also include:
 
 files
     One log file per line: ``TAG PATH`` or ``TAG PATH multiline`` (messages
@@ -9,13 +10,24 @@ drop
     One per line: ``TAG TEXT``: a message of that program containing TEXT is
     not forwarded.
 
+receive, listen
+    ``true`` on the log server, which receives every server's messages on
+    ``listen`` (its [listen] entry).
+
 Derived for the template: ``files``, a list of {"tag", "path", "multiline"},
-and ``drops``, a list of {"tag", "text"}. A line of another shape fails the
+``drops``, a list of {"tag", "text"}, and ``receive_host``, ``receive_port``. A line of another shape fails the
 build naming the option; so does a quote, which would end rsyslog's string.
 """
 
+from surge.buildout.network import split_bind
 from surge.buildout.origin import fail, where
+from surge.buildout.schema import PROGRAM, RSYSLOG_SIZE, Schema, Setting
 from surge.buildout.template import Template
+
+SETTINGS = Schema("rsyslog-settings", {
+    "binary": Setting(PROGRAM),
+    "queue-disk-space": Setting(RSYSLOG_SIZE),
+})
 
 
 class Rsyslog(Template):
@@ -38,7 +50,8 @@ class Rsyslog(Template):
             for key in ("files", "drop") for line in self.lines(key) if '"' in line
         )
         fail(problems)
-        return {"files": files, "drops": drops}
+        receive_host, receive_port = split_bind(self.options.get("listen", ""))
+        return {"files": files, "drops": drops, "receive_host": receive_host, "receive_port": receive_port}
 
     def lines(self, key):
         return [line.strip() for line in self.options.get(key, "").splitlines() if line.strip()]

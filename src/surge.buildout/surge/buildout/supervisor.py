@@ -1,6 +1,7 @@
 """Recipe surge.buildout:supervisor: one supervisord.conf from what the fragments add.
 
-A surge.buildout:template whose options also include:
+A surge.buildout:template (``settings = supervisor-settings``) whose
+options also include:
 
 programs
     Names of sections, one per program, which fragments add with
@@ -13,18 +14,35 @@ programs
     whose standard output is supervisord's protocol: its log is
     ``stderr-logfile``.
 
+A program that sets no startsecs, stopwaitsecs or stdout log rotation gets
+[supervisor-settings] startsecs, stopwaitsecs, logfile-maxbytes and
+logfile-backups.
+
 Derived for the template: ``programs``, in start order, each a dictionary
 with ``name`` and ``settings`` (supervisor's option names and values, empty
 values left out).
 """
 
 from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.schema import SUPERVISOR_SIZE, Integer, Schema, Setting
 from surge.buildout.template import Template
+
+SETTINGS = Schema("supervisor-settings", {
+    "logfile-maxbytes": Setting(SUPERVISOR_SIZE),
+    "logfile-backups": Setting(Integer(0, 1000)),
+    # supervisord refuses fewer than its own minimum of open files.
+    "minfds": Setting(Integer(1024, 1048576)),
+    "startsecs": Setting(Integer(0, 3600, unit="seconds")),
+    "stopwaitsecs": Setting(Integer(1, 3600, unit="seconds")),
+})
+# Program keys that default to a [supervisor-settings] key.
+FROM_SETTINGS = {"startsecs": "startsecs", "stopwaitsecs": "stopwaitsecs",
+                 "stdout-logfile-maxbytes": "logfile-maxbytes", "stdout-logfile-backups": "logfile-backups"}
 
 REQUIRED = ("name", "command", "priority")
 WHOLE_NUMBERS = ("priority", "startsecs", "stopwaitsecs", "numprocs", "numprocs-start")
 # Program keys passed on to supervisord (dashes become underscores).
-SETTINGS = (
+PROGRAM_KEYS = (
     "command", "process-name", "numprocs", "numprocs-start", "priority", "user", "directory",
     "environment", "autorestart", "startsecs",
     "stopwaitsecs", "stopsignal", "stopasgroup", "killasgroup", "redirect-stderr",
@@ -47,6 +65,9 @@ class Supervisor(Template):
                 problems.append(f"{where(self.buildout, self.name, 'programs')}: no section [{section}]")
                 continue
             program = dict(self.buildout[section])
+            for key, setting in FROM_SETTINGS.items():
+                if not program.get(key, "").strip():
+                    program[key] = self.settings[setting]
             problems.extend(
                 f"{where(self.buildout, section, key)} is missing" for key in REQUIRED if not program.get(key)
             )
@@ -67,7 +88,7 @@ class Supervisor(Template):
         return {"programs": [
             {"name": program["name"], "kind": program.get("kind") or "program",
              # A command written over several lines in buildout is one line here.
-             "settings": [(key.replace("-", "_"), " ".join(program[key].split())) for key in SETTINGS
+             "settings": [(key.replace("-", "_"), " ".join(program[key].split())) for key in PROGRAM_KEYS
                           if program.get(key, "").strip()
                           and not (program.get("kind") == "eventlistener" and key in NOT_FOR_LISTENERS)]}
             for program in sorted(programs, key=lambda program: int(program["priority"]))

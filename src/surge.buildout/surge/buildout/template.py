@@ -10,7 +10,11 @@ check
     Optional command that checks the rendered file before it goes live;
     ``{file}`` stands for the rendered (not yet live) file. A non-zero exit
     fails the build, keeps the live file as it was and leaves the rejected
-    render beside it as OUTPUT.rejected.
+    render beside it as OUTPUT.rejected. The check runs when the part is
+    read, so every file of the build is checked before zc.buildout
+    uninstalls or installs any part: one refused file changes nothing. Only
+    a checker that this build itself makes (a script in bin/ that does not
+    exist yet, on the first build) runs when the part is installed.
 check-timeout
     Seconds the check may take (default 120).
 comment
@@ -22,12 +26,18 @@ directories
     Directories the rendered file names (logs, runtime state), created before
     the check, since checkers refuse paths that do not exist.
 
-The template sees ``options`` (this part's options, so any extra option is a
-template variable), ``section(name)`` (any section of the configuration),
-and ``hosts``, ``ports``, ``users``. Templates substitute and loop; whatever
-needs deciding is computed in Python: a recipe for one daemon subclasses
-Template and returns the derived values from ``derive()``, which validates
-its input and names file, section and key when it refuses something.
+settings
+    Optional name of the fragment's settings section ([varnish-settings]); the
+    template reads it whole as ``settings``, so a tunable is named once, in its
+    fragment, and never relayed through the part. Its values were checked
+    against the section's schema by the checks part (surge.buildout.schemas).
+
+The template sees ``options`` (this part's options: what is derived or comes
+from another fragment, such as ``${listen:varnish}``), ``settings`` and the
+values its recipe derives; nothing global. Templates substitute and loop;
+whatever needs deciding is computed in Python: a recipe for one daemon
+subclasses Template and returns the derived values from ``derive()``, which
+validates its input and names file, section and key when it refuses something.
 
 The live file is not returned to zc.buildout as an installed file on purpose:
 zc.buildout deletes installed files before it reinstalls a changed part and
@@ -35,6 +45,7 @@ after a failed update, which would leave no configuration at all.
 """
 
 import os
+import shlex
 import tempfile
 
 import jinja2
@@ -59,9 +70,15 @@ class Template:
         except ValueError:
             raise ConfigError(f"{where(buildout, name, 'mode')} = {options['mode']!r} is not an octal file mode")
         self.template_name = os.path.relpath(self.input, directory)
-        # Render now, while nothing is installed yet: a template error stops
-        # the build before any part is touched.
+        self.settings_section = options.get("settings", "").strip()
+        self.settings = dict(buildout[self.settings_section]) if self.settings_section else {}
+        # Render and check now, while nothing is installed yet: a template
+        # error or a refused file stops the build before any part is touched.
         self.text = self.render()
+        self.checked = False
+        if not self.unchanged() and self.checker_exists():
+            self.make_directories()
+            self.check_staged()
 
     def render(self):
         environment = jinja2.Environment(
@@ -70,13 +87,7 @@ class Template:
             keep_trailing_newline=True,
             autoescape=False,
         )
-        context = {
-            "options": dict(self.options),
-            "section": lambda name: dict(self.buildout[name]),
-            "hosts": dict(self.buildout["hosts"]),
-            "ports": dict(self.buildout["ports"]),
-            "users": dict(self.buildout["users"]),
-        }
+        context = {"options": dict(self.options), "settings": self.settings}
         context.update(self.derive())
         try:
             text = environment.get_template(os.path.basename(self.input)).render(context)
@@ -91,10 +102,32 @@ class Template:
         return {}
 
     def install(self):
-        for directory in self.options.get("directories", "").split():
-            os.makedirs(directory, exist_ok=True)
+        self.make_directories()
         if self.unchanged():
             return ()
+        if not self.checked:
+            self.check_staged()
+        os.replace(self.stage(), self.output)
+        print(f"surge: {os.path.relpath(self.output)} {'checked and ' if self.command() else ''}written")
+        return ()
+
+    update = install
+
+    def make_directories(self):
+        for directory in self.options.get("directories", "").split():
+            os.makedirs(directory, exist_ok=True)
+
+    def checker_exists(self):
+        """False only for a checker this build makes itself and has not made yet (bin/ on a first build)."""
+        command = self.command()
+        if not command:
+            return True
+        program = shlex.split(command)[0]
+        bin_directory = self.buildout["buildout"]["bin-directory"]
+        return os.path.exists(program) or not program.startswith(bin_directory.rstrip(os.sep) + os.sep)
+
+    def check_staged(self):
+        """Check the render in a staged copy beside the live file; a refused one is kept as .rejected."""
         os.makedirs(os.path.dirname(self.output), exist_ok=True)
         staged = self.stage()
         try:
@@ -102,11 +135,8 @@ class Template:
         except ConfigError:
             os.replace(staged, self.output + ".rejected")
             raise
-        os.replace(staged, self.output)
-        print(f"surge: {os.path.relpath(self.output)} {'checked and ' if self.command() else ''}written")
-        return ()
-
-    update = install
+        os.remove(staged)
+        self.checked = True
 
     def unchanged(self):
         try:

@@ -1,28 +1,37 @@
 """Recipe surge.buildout:wsgi: the instances' wsgi.ini template with Beaker.
 
-A surge.buildout:template for plone.recipe.zope2instance's
-``wsgi-ini-template``. With ``request-threads`` and ``spare-threads``
-(production), Zope's WSGI server gets both: HAProxy counts the request
-threads (its maxconn), the spare ones answer its health checks, which
-maxconn does not count. Without them, plone.recipe.zope2instance's own
-``threads`` stays (development). ``conflict-retries``, when given, must be
-a whole number: it is Zope's ``max-conflict-retries`` in zope.conf.
+A surge.buildout:template (``settings = beaker-settings``) for
+plone.recipe.zope2instance's ``wsgi-ini-template``. In production,
+``threads-from`` names the instances' settings section and ``instances``
+their [listen] entry: Zope's WSGI server gets the request threads and the
+spare ones (HAProxy counts the request threads, its maxconn; the spare ones
+answer its health checks, which maxconn does not count) and listens on that
+entry's host, each process on the port supervisord gives it. Without them,
+plone.recipe.zope2instance's own ``threads`` and ``http-address`` stay
+(development).
 
-Derived for the template: ``threads``.
+Derived for the template: ``threads``, ``listen``.
 """
 
-from surge.buildout.origin import fail, where
+from surge.buildout.network import split_bind
+from surge.buildout.schema import SECONDS, Boolean, Choice, Schema, Setting
 from surge.buildout.template import Template
+
+SETTINGS = Schema("beaker-settings", {
+    "type": Setting(Choice(("ext:memcached", "file"))),
+    "secure": Setting(Boolean()),
+    "timeout": Setting(SECONDS),
+})
 
 
 class Wsgi(Template):
     def derive(self):
-        keys = ("request-threads", "spare-threads")
-        production = any(key in self.options for key in keys)
-        # conflict-retries goes into zope.conf, which nothing checks at build time: checked here.
-        checked = (keys if production else ()) + (("conflict-retries",) if "conflict-retries" in self.options else ())
-        fail([f"{where(self.buildout, self.name, key)} = {self.options.get(key, '')!r} is not a whole number"
-              for key in checked if not self.options.get(key, "").strip().isdigit()])
-        if not production:
-            return {"threads": "%(threads)s"}
-        return {"threads": str(sum(int(self.options[key]) for key in keys))}
+        section = self.options.get("threads-from", "").strip()
+        if not section:
+            return {"threads": "%(threads)s", "listen": "%(http_address)s"}
+        instances = self.buildout[section]
+        host, _ = split_bind(self.options["instances"].partition("+")[0])
+        return {"threads": str(int(instances["threads"]) + int(instances["spare-threads"])),
+                # "%%": plone.recipe.zope2instance fills the template with "%"; runwsgi's
+                # http_port=N fills what is left.
+                "listen": f"{host}:%%(http_port)s"}

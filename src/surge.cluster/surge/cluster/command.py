@@ -47,15 +47,26 @@ def make_traversable(root):
 RELEASED = ("surge.policy",)
 
 
-def prepare_server(repository, root, server, python, versions):
-    """The server's checkout, overlay, certificate, secrets and bin/buildout; its directory."""
+def write_server_files(repository, root, server, versions):
+    """The server's checkout and overlay: (its directory, files updated).
+
+    Every server's are written before any is built: each production build
+    checks what it says about the other servers against their own files.
+    """
     directory = os.path.join(root, server.name)
     os.makedirs(directory, exist_ok=True)
     copied = checkout.sync(repository, directory)
     certificate = key = None
     if server.web:
         certificate, key = tls.ensure_server_certificate(os.path.join(root, "tls"), server.name, server.address)
-    config = overlay.write_overlay(directory, overlay.overlay_text(server, root, versions, certificate, key))
+    overlay.write_overlay(directory, overlay.overlay_text(server, root, versions, certificate, key))
+    return directory, copied
+
+
+def prepare_server(repository, root, server, python, versions):
+    """The server's checkout, overlay, certificate, secrets and bin/buildout; its directory."""
+    directory, copied = write_server_files(repository, root, server, versions)
+    config = os.path.join(directory, overlay.OVERLAY)
     new = overlay.ensure_secrets(os.path.join(root, "secrets.cfg"), overlay.secret_names(config))
     say(f"{server.name}: {copied} files updated, {len(new)} new secrets; building {server.config} + {overlay.OVERLAY}")
     run([python, "bootstrap.py", "-c", overlay.OVERLAY], cwd=directory)
@@ -117,6 +128,8 @@ def python3():
 
 def build(repository, root, servers, development_eggs=None):
     versions = prepare_root(repository, root, development_eggs)
+    for server in SERVERS:
+        write_server_files(repository, root, server, versions)
     for server in servers:
         build_server(repository, root, server, python3(), versions)
     return 0

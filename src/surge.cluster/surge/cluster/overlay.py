@@ -64,6 +64,8 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "loopback = 127.0.0.1",
         "",
         "[topology]",
+        "# The other servers as this machine builds them: their overlays.",
+        "server-files = " + " ".join(f"{other.name}={os.path.join(root, other.name, OVERLAY)}" for other in SERVERS),
         "app-sources = ${topology:app-servers} loopback",
         "log-sources = logs loopback",
         "web-sources = ${topology:web-servers} loopback",

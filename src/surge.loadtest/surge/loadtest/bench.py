@@ -230,6 +230,8 @@ class Bench:
         shutil.rmtree(root, ignore_errors=True)
         say(f"builds: every server into {root}, with the eggs already on this machine")
         versions = cluster.prepare_root(self.repository, root, self.eggs_directory)
+        for server in cluster.SERVERS:
+            cluster.write_server_files(self.repository, root, server, versions)
         found = {}
         try:
             for server in cluster.SERVERS:

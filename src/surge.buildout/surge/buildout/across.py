@@ -1,0 +1,125 @@
+"""What one production build says about the other servers, checked against their own files.
+
+app-master's HAProxy describes every app server's instances, each app
+server's Plone purges every web server's Varnish, each web server's Varnish
+admits PURGE from the app servers: a value set on one server must match what
+the other server's own top-level file builds. [topology] server-files names
+each server's top-level file ([hosts] KEY=FILE, relative to this build's
+directory); each is loaded with zc.buildout itself, so extends, ``+=`` and
+substitutions are what that server's build sees.
+
+Every mismatch names both files.
+"""
+
+import logging
+import os
+import urllib.parse
+
+import zc.buildout.buildout
+
+from surge.buildout.network import address_of, split_bind
+from surge.buildout.origin import where
+
+
+def server_files(buildout):
+    """{[hosts] key: absolute path} from [topology] server-files."""
+    directory = buildout["buildout"]["directory"]
+    pairs = (word.partition("=") for word in buildout["topology"].get("server-files", "").split())
+    return {key: os.path.join(directory, path) for key, _, path in pairs}
+
+
+def load(path):
+    """The merged configuration of another top-level file, without touching this build's logging."""
+    root, buildout_logger = logging.getLogger(), logging.getLogger("zc.buildout")
+    saved = (list(root.handlers), root.level, list(buildout_logger.handlers), buildout_logger.propagate)
+    try:
+        return zc.buildout.buildout.Buildout(path, [])
+    finally:
+        root.handlers[:], buildout_logger.handlers[:] = saved[0], saved[2]
+        root.setLevel(saved[1])
+        buildout_logger.propagate = saved[3]
+
+
+def problems(buildout):
+    if buildout["settings"].get("mode") != "production":
+        return []
+    files = server_files(buildout)
+    parts = buildout["buildout"]["parts"].split()
+    found, loaded = [], {}
+
+    def other(key):
+        path = files.get(key)
+        if path is None:
+            found.append(f"{where(buildout, 'topology', 'server-files')} names no file for the server {key}")
+            return None, None
+        if path not in loaded:
+            if not os.path.isfile(path):
+                found.append(f"{where(buildout, 'topology', 'server-files')}: {path} (server {key}) does not exist")
+                loaded[path] = None
+            else:
+                loaded[path] = load(path)
+        return loaded[path], os.path.relpath(path, buildout["buildout"]["directory"])
+
+    if "haproxy-config" in parts:
+        found.extend(haproxy_instances(buildout, other))
+    if "instance" in parts and buildout._raw.get("instance-settings", {}).get("caching-proxies") is not None:
+        found.extend(caching_proxies(buildout, other))
+    if "varnish-config" in parts:
+        found.extend(purgers(buildout, other))
+    return found
+
+
+def haproxy_instances(buildout, other):
+    """Each app server runs the instances HAProxy sends requests to: count, threads, ports, address."""
+    section = buildout["haproxy-config"]["instances"]
+    mine = {("instance-settings", "count"): buildout[section]["count"],
+            ("instance-settings", "threads"): buildout[section]["threads"],
+            ("ports", "instance-base"): buildout["ports"]["instance-base"]}
+    found = []
+    for key in buildout["topology"]["app-servers"].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        for (theirs_section, theirs_key), value in mine.items():
+            theirs = config[theirs_section][theirs_key]
+            if theirs.strip() != value.strip():
+                found.append(f"{where(buildout, theirs_section, theirs_key)} = {value!r} here, but {name} "
+                             f"(app server {key}) builds {theirs_section} {theirs_key} = {theirs!r}: HAProxy "
+                             "would describe instances that server does not run")
+        if address_of(config["hosts"]["server"]) != address_of(buildout["hosts"][key]):
+            found.append(f"{where(buildout, 'hosts', key)} = {buildout['hosts'][key]!r} here, but {name} binds "
+                         f"its instances on {config['hosts']['server']!r}")
+    return found
+
+
+def caching_proxies(buildout, other):
+    """Plone purges every web server's Varnish, where that web server binds it."""
+    listed = set()
+    for url in buildout["instance-settings"]["caching-proxies"].split():
+        parts = urllib.parse.urlsplit(url)
+        listed.add((address_of(parts.hostname or ""), str(parts.port or 80)))
+    found = []
+    for key in buildout["topology"]["web-servers"].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        host, port = split_bind(config["listen"]["varnish"])
+        if (address_of(host), port) not in listed:
+            found.append(f"{where(buildout, 'instance-settings', 'caching-proxies')} does not list {host}:{port}, "
+                         f"where {name} (web server {key}) binds Varnish: its cache would never be purged")
+    return found
+
+
+def purgers(buildout, other):
+    """Each web server's Varnish admits PURGE from every app server's address."""
+    admitted = {address_of(buildout["hosts"][key]) for key in buildout["topology"]["app-sources"].split()}
+    found = []
+    for key in buildout["topology"]["app-servers"].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        address = address_of(config["hosts"]["server"])
+        if address not in admitted:
+            found.append(f"{where(buildout, 'topology', 'app-sources')} does not admit {address}, the address of "
+                         f"{name} (app server {key}): Varnish would refuse its purges")
+    return found

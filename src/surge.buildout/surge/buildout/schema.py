@@ -1,0 +1,294 @@
+"""Types of settings, and the schema of a settings section.
+
+Every key of every settings section has a type here (its reason stays the
+comment beside its default in the fragment). The checks part validates every
+section with its schema before zc.buildout uninstalls or installs anything:
+an unknown key is refused with the nearest known one, a value of the wrong
+type with its file, section, key and value.
+
+A type is an object with ``problem(value, buildout)``: None when the value is
+good, else the end of a sentence that starts with ``FILE: [SECTION] KEY = VALUE``.
+Types of lists check each word (or line) and name the bad one.
+"""
+
+import difflib
+import ipaddress
+import os
+import pwd
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+
+from surge.buildout.network import WILDCARDS, valid_host
+
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class Type:
+    description = "a value"
+
+    def problem(self, value, buildout):
+        raise NotImplementedError
+
+
+@dataclass
+class Text(Type):
+    """Anything without a line break, or a pattern it must match."""
+
+    pattern: str = r".+"
+    description: str = "a line of text"
+
+    def problem(self, value, buildout):
+        if "\n" in value or not re.fullmatch(self.pattern, value):
+            return f"is not {self.description}"
+        return None
+
+
+@dataclass
+class Integer(Type):
+    minimum: int = 0
+    maximum: int | None = None
+    unit: str = ""
+
+    def problem(self, value, buildout):
+        top = f" to {self.maximum}" if self.maximum is not None else " or more"
+        unit = f" ({self.unit})" if self.unit else ""
+        if not re.fullmatch(r"\d+", value):
+            return f"is not a whole number{unit}, {self.minimum}{top}"
+        number = int(value)
+        if number < self.minimum or (self.maximum is not None and number > self.maximum):
+            return f"is out of range: a whole number{unit} from {self.minimum}{top}"
+        return None
+
+
+@dataclass
+class Quantity(Type):
+    """A number with a unit from UNITS (durations, sizes); the unit may be optional."""
+
+    kind: str
+    units: tuple
+    unit_required: bool = True
+    case_sensitive: bool = True
+    minimum: float = 0
+    examples: str = ""
+
+    def problem(self, value, buildout):
+        flags = 0 if self.case_sensitive else re.I
+        alternatives = "|".join(re.escape(unit) for unit in sorted(self.units, key=len, reverse=True))
+        match = re.fullmatch(rf"(\d+(?:\.\d+)?)({alternatives}){'' if self.unit_required else '?'}", value,
+                             flags)
+        if not match or float(match.group(1)) < self.minimum:
+            needs = "with" if self.unit_required else "with or without"
+            return (f"is not a {self.kind} {needs} a unit such as {self.examples} "
+                    f"(units: {', '.join(self.units)})")
+        return None
+
+
+@dataclass
+class Boolean(Type):
+    words: tuple = ("true", "false")
+
+    def problem(self, value, buildout):
+        if value not in self.words:
+            return f"is not one of {', '.join(self.words)}"
+        return None
+
+
+@dataclass
+class Choice(Type):
+    choices: tuple
+
+    def problem(self, value, buildout):
+        if value not in self.choices:
+            return f"is not one of {', '.join(self.choices)}"
+        return None
+
+
+@dataclass
+class Host(Type):
+    """A host name or an IP address (no wildcard)."""
+
+    def problem(self, value, buildout):
+        if value in WILDCARDS or not valid_host(value):
+            return "is not a host name or IP address"
+        return None
+
+
+@dataclass
+class Path(Type):
+    """An absolute path; with ``exists`` it must be a file (``executable``: a program) or, with ``directory``, a
+    directory on this machine. With ``many``, paths separated by white space."""
+
+    exists: bool = False
+    directory: bool = False
+    executable: bool = False
+    many: bool = False
+
+    def problem(self, value, buildout):
+        paths = value.split() if self.many else [value]
+        for path in paths:
+            problem = self.path_problem(path)
+            if problem:
+                return f"has {path!r}, which {problem}" if self.many else problem
+        return None
+
+    def path_problem(self, path):
+        if not os.path.isabs(path) or "\n" in path:
+            return "is not an absolute path"
+        if not self.exists:
+            return None
+        if self.directory:
+            return None if os.path.isdir(path) else "is not a directory on this machine"
+        if not os.path.isfile(path):
+            return "is not a file on this machine"
+        if self.executable and not os.access(path, os.X_OK):
+            return "is not a program this build can run"
+        return None
+
+
+@dataclass
+class Hosts(Type):
+    """Host names or addresses separated by white space."""
+
+    def problem(self, value, buildout):
+        for word in value.split():
+            if not valid_host(word) or word in WILDCARDS:
+                return f"has {word!r}, which is not a host name or IP address"
+        return None
+
+
+@dataclass
+class Regex(Type):
+    """One regular expression per line, as the daemon reads it (PCRE, checked with Python's compatible
+    subset: a pattern Python refuses is refused)."""
+
+    def problem(self, value, buildout):
+        for line in filter(None, (line.strip() for line in value.splitlines())):
+            try:
+                re.compile(line)
+            except re.error as error:
+                return f"has {line!r}, which is not a regular expression ({error})"
+        return None
+
+
+@dataclass
+class Networks(Type):
+    """Addresses and networks in CIDR form, separated by white space."""
+
+    def problem(self, value, buildout):
+        for word in value.split():
+            try:
+                ipaddress.ip_network(word, strict=False)
+            except ValueError:
+                return f"has {word!r}, which is not an address or network such as 10.0.0.0/8"
+        return None
+
+
+@dataclass
+class Urls(Type):
+    schemes: tuple = ("http", "https")
+
+    def problem(self, value, buildout):
+        for word in value.split():
+            parts = urllib.parse.urlsplit(word)
+            host = parts.hostname or ""
+            try:
+                parts.port
+            except ValueError:
+                return f"has {word!r}, whose port is not a number"
+            if parts.scheme not in self.schemes or not host or not valid_host(host):
+                return f"has {word!r}, which is not a {' or '.join(self.schemes)} URL with a host"
+        return None
+
+
+@dataclass
+class Names(Type):
+    """Words matching PATTERN (cookie names, database names, [hosts] keys...)."""
+
+    pattern: str = NAME.pattern
+    description: str = "a name"
+    section: str = ""
+
+    def problem(self, value, buildout):
+        for word in value.split():
+            if not re.fullmatch(self.pattern, word):
+                return f"has {word!r}, which is not {self.description}"
+            if self.section and word not in buildout[self.section]:
+                return f"has {word!r}, which is no key of [{self.section}]"
+        return None
+
+
+@dataclass
+class User(Type):
+    def problem(self, value, buildout):
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+            return "is not a user name"
+        try:
+            pwd.getpwnam(value)
+        except KeyError:
+            return "is no user on this machine"
+        return None
+
+
+@dataclass
+class Setting:
+    type: Type
+    #: Whether the empty value is allowed (a feature turned off, a list of nothing).
+    empty: bool = False
+
+
+@dataclass
+class Schema:
+    """The keys a settings section may have, each with its type."""
+
+    section: str
+    keys: dict = field(default_factory=dict)
+
+    def problems(self, buildout, where):
+        """Every problem of the section as merged: unknown keys and bad values."""
+        from surge.buildout.origin import raw
+
+        problems = []
+        for key in sorted(raw(buildout).get(self.section, {})):
+            if key not in self.keys:
+                near = difflib.get_close_matches(key.replace("_", "-"), self.keys, n=1, cutoff=0.6)
+                hint = f"; did you mean {near[0]}?" if near else f"; the keys are {', '.join(sorted(self.keys))}"
+                problems.append(f"{where(buildout, self.section, key, follow_references=False)} is not a setting "
+                                f"of [{self.section}]{hint}")
+                continue
+            setting = self.keys[key]
+            value = buildout[self.section][key].strip()
+            if not value:
+                if not setting.empty:
+                    problems.append(f"{where(buildout, self.section, key)} is empty; it must be "
+                                    f"{describe(setting.type)}")
+                continue
+            problem = setting.type.problem(value, buildout)
+            if problem:
+                problems.append(f"{where(buildout, self.section, key)} = {value!r} {problem}")
+        return problems
+
+
+def describe(kind):
+    return getattr(kind, "description", None) or type(kind).__name__.lower()
+
+
+# Units as each daemon reads them.
+NGINX_TIME = Quantity("duration", ("ms", "s", "m", "h", "d"), examples="30s or 5m")
+NGINX_SIZE = Quantity("size", ("k", "m", "g"), unit_required=False, case_sensitive=False, examples="64m or 512k")
+VARNISH_TIME = Quantity("duration", ("ms", "s", "m", "h", "d", "w", "y"), examples="30s, 5m or 6h")
+VARNISH_SIZE = Quantity("size", ("k", "M", "G", "T"), examples="256M or 1G")
+HAPROXY_TIME = Quantity("duration", ("us", "ms", "s", "m", "h", "d"), examples="5s or 30s")
+POSTGRES_SIZE = Quantity("size", ("kB", "MB", "GB", "TB"), examples="512MB or 2GB")
+ZCONFIG_SIZE = Quantity("size", ("KB", "MB", "GB"), case_sensitive=False, examples="200mb or 2gb")
+SUPERVISOR_SIZE = Quantity("size", ("KB", "MB", "GB"), examples="50MB")
+RSYSLOG_SIZE = Quantity("size", ("k", "m", "g"), examples="512m or 2g")
+PORT = Integer(1, 65535)
+SECONDS = Integer(1, unit="seconds")
+PROGRAM = Path(exists=True, executable=True)
+EXISTING_FILE = Path(exists=True)
+EXISTING_DIRECTORY = Path(exists=True, directory=True)
+HOST_KEYS = Names(r"[\w.-]+", "a [hosts] key", section="hosts")
+SQL_NAME = Text(r"[a-z_][a-z0-9_]{0,62}", "a PostgreSQL name (lower case letters, digits, _)")
+TICK = Choice(("TICK_5", "TICK_60", "TICK_3600"))
+PROGRAMS = Path(exists=True, executable=True, many=True)

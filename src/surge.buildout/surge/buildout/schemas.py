@@ -1,0 +1,85 @@
+"""Every settings section's schema, by section name: the checks part validates each.
+
+A fragment's settings section gets its schema beside the recipe that reads
+it (varnish.py's SETTINGS for [varnish-settings]); sections that no recipe
+of ours reads (a daemon's command line, plone.recipe.zope2instance) have
+theirs here. A settings section without a schema fails the build: every key
+of every fragment has a type.
+"""
+
+from surge.buildout import haproxy, loadtest, munin, nginx, postgres, rsyslog, supervisor, varnish, wsgi
+from surge.buildout.schema import (HOST_KEYS, PROGRAM, SECONDS, SQL_NAME, TICK, ZCONFIG_SIZE, Boolean, Choice,
+                                   Integer, Names, Path, Schema, Setting, Text, Urls)
+
+BASE = Schema("settings", {
+    "mode": Setting(Choice(("development", "production"))),
+    "site-id": Setting(Text(r"[A-Za-z][A-Za-z0-9_.-]*", "a Zope id (letters, digits, _ . -)")),
+    "zope-admin": Setting(Text(r"[A-Za-z][A-Za-z0-9_.@-]*", "a user name")),
+    "site-database": Setting(SQL_NAME),
+    "site-role": Setting(SQL_NAME),
+    "secrets-file": Setting(Path()),
+    "syslog-socket": Setting(Path()),
+    "build-tools": Setting(Names(r"[\w./-]+", "a path"), empty=True),
+    "health-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
+    "wildcard-binds": Setting(Names(r"[\w.-]+", "a [listen] key", section="listen"), empty=True),
+})
+
+TOPOLOGY = Schema("topology", {
+    **{key: Setting(HOST_KEYS) for key in (
+        "app-servers", "app-sources", "log-sources", "servers", "munin-sources", "web-servers", "web-sources")},
+    "server-files": Setting(Names(r"[\w.-]+=\S+", "KEY=FILE")),
+})
+
+INSTANCE = Schema("instance-settings", {
+    "count": Setting(Integer(1, 256)),
+    "threads": Setting(Integer(1, 64)),
+    "spare-threads": Setting(Integer(0, 16)),
+    "zodb-cache-size": Setting(Integer(100, 10000000, unit="objects")),
+    "conflict-retries": Setting(Integer(0, 100)),
+    "stop-seconds": Setting(SECONDS),
+    "memory-limit": Setting(Integer(100, 1000000, unit="MB")),
+    "drain-seconds": Setting(SECONDS),
+    "memory-check": Setting(TICK),
+    "drain-directory": Setting(Path()),
+    "caching-proxies": Setting(Urls(), empty=True),
+})
+
+DEV_INSTANCE = Schema("dev-instance-settings", {
+    "threads": Setting(Integer(1, 64)),
+    "keep-history": Setting(Boolean()),
+    "zodb-cache-size": Setting(Integer(100, 10000000, unit="objects")),
+})
+
+RELSTORAGE = Schema("relstorage-settings", {
+    "keep-history": Setting(Boolean()),
+    "blob-cache-size": Setting(ZCONFIG_SIZE),
+    "cache-local-mb": Setting(Integer(0, 100000, unit="MB")),
+    "cache-prefix": Setting(Text(r"[A-Za-z0-9_.-]{1,64}", "a word of letters, digits, _ . -")),
+})
+
+MEMCACHED = Schema("memcached-settings", {
+    "binary": Setting(PROGRAM),
+    # memcached's own minimum is a few MB; less than 16 holds nothing useful.
+    "memory": Setting(Integer(16, 1000000, unit="MB")),
+    "connections": Setting(Integer(64, 1000000)),
+})
+
+BACKUP = Schema("backup-settings", {
+    "folder": Setting(Path()),
+    "every": Setting(Integer(1, 168, unit="hours")),
+    "keep": Setting(Integer(1, 10000)),
+    "databases": Setting(Names(SQL_NAME.pattern, "a PostgreSQL database name")),
+    "owners": Setting(Names(rf"{SQL_NAME.pattern}={SQL_NAME.pattern}", "DATABASE=ROLE")),
+})
+
+DOCS = Schema("docs-settings", {"output": Setting(Path())})
+
+SCHEMAS = {schema.section: schema for schema in (
+    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS,
+    varnish.SETTINGS, nginx.SETTINGS, haproxy.SETTINGS, postgres.SETTINGS, supervisor.SETTINGS, rsyslog.SETTINGS,
+    munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS,
+)}
+
+
+def is_settings_section(name):
+    return name == "settings" or name == "topology" or name.endswith("-settings")

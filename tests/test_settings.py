@@ -1,0 +1,136 @@
+"""Every settings key has a type: a bad value of each type fails the build
+naming file, section, key and value, and changes no file of the build.
+
+The small buildout extends the real base.cfg; a settings section set here is
+checked with its fragment's schema even though the fragment is not built.
+One build per type; the other bad values of the list are checked against the
+schema directly (the same code the build runs).
+"""
+
+import pytest
+import zc.buildout.buildout
+
+from conftest import free_port, repo_path
+from small_buildout import STRONG, Case, case, fails_and_keeps_live_file  # noqa: F401 (case is a fixture)
+
+# (section, key, bad value, what the message says).
+BAD_VALUES = [
+    ("varnish-settings", "memory", "1X", "is not a size with a unit such as 256M or 1G"),
+    ("postgres-settings", "work-mem", "16M", "is not a size with a unit such as 512MB or 2GB"),
+    ("nginx-settings", "client-max-body-size", "64 m", "is not a size"),
+    ("relstorage-settings", "blob-cache-size", "-2gb", "is not a size"),
+    ("haproxy-settings", "queue-timeout", "30", "is not a duration with a unit such as 5s or 30s"),
+    ("varnish-settings", "grace-sick", "6 hours", "is not a duration"),
+    ("nginx-settings", "client-timeout", "30x", "is not a duration"),
+    ("instance-settings", "count", "0", "is out of range: a whole number from 1 to 256"),
+    ("memcached-settings", "connections", "-5", "is not a whole number"),
+    ("instance-settings", "memory-limit", "1.2G", "is not a whole number (MB)"),
+    ("backup-settings", "every", "200", "is out of range: a whole number (hours) from 1 to 168"),
+    ("beaker-settings", "secure", "yes", "is not one of true, false"),
+    ("relstorage-settings", "keep-history", "off", "is not one of true, false"),
+    ("settings", "mode", "staging", "is not one of development, production"),
+    ("instance-settings", "memory-check", "TICK_7", "is not one of TICK_5, TICK_60, TICK_3600"),
+    ("nginx-settings", "author-paths", "/(edit", "which is not a regular expression"),
+    ("varnish-settings", "gzip-types", "^(text/", "which is not a regular expression"),
+    ("nginx-settings", "zmi-allow", "10.0.0.0/33", "which is not an address or network"),
+    ("nginx-settings", "mime-types", "/nonexistent/mime.types", "is not a file on this machine"),
+    ("varnish-settings", "binary", "/nonexistent/varnishd", "is not a file on this machine"),
+    ("postgres-settings", "bin", "/nonexistent/bin", "is not a directory on this machine"),
+    ("backup-settings", "folder", "var/backups", "is not an absolute path"),
+    ("instance-settings", "caching-proxies", "ftp://web-1:6081", "which is not a http or https URL"),
+    ("loadtest-settings", "sites", "https://", "which is not a http or https URL"),
+    ("settings", "site-id", "my site", "is not a Zope id"),
+    ("settings", "site-database", "Surge-DB", "is not a PostgreSQL name"),
+    ("varnish-settings", "keep-cookies", "__ac bad;cookie", "which is not a cookie name"),
+    ("topology", "app-servers", "app-master nowhere", "which is no key of [hosts]"),
+    ("nginx-settings", "resolver", "0.0.0.0", "which is not a host name or IP address"),
+    ("backup-settings", "owners", "surge:surge", "which is not DATABASE=ROLE"),
+    ("loadtest-settings", "member-think", "3..10", "is not MIN-MAX seconds"),
+    ("nginx-settings", "worker-processes", "many", "is not auto or a number of processes"),
+]
+
+
+
+
+def type_of(section, key):
+    from surge.buildout.schemas import SCHEMAS
+
+    return type(SCHEMAS[section].keys[key].type).__name__
+
+
+def first_of_each_type():
+    seen, chosen = set(), []
+    for row in BAD_VALUES:
+        kind = type_of(row[0], row[1])
+        if kind not in seen:
+            seen.add(kind)
+            chosen.append(row)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One good build that every bad build of this module must leave as it was."""
+    made = Case(tmp_path_factory.mktemp("settings"))
+    made.build()
+    return made
+
+
+@pytest.mark.parametrize("section, key, value, says", first_of_each_type(),
+                         ids=[f"{type_of(s, k)}-{s}-{k}" for s, k, _, _ in first_of_each_type()])
+def test_bad_value_of_each_type_fails_the_build_and_changes_no_file(built, section, key, value, says):
+    fails_and_keeps_live_file(built, {section: {key: value}}, f"buildout.cfg: [{section}] {key} = {value!r} ", says)
+
+
+@pytest.mark.parametrize("section, key, value, says", BAD_VALUES, ids=[f"{s}-{k}" for s, k, _, _ in BAD_VALUES])
+def test_bad_value_is_refused_by_its_schema(section, key, value, says):
+    from surge.buildout.schemas import SCHEMAS
+
+    buildout = zc.buildout.buildout.Buildout(repo_path("buildout.cfg"), [])
+    assert says in (SCHEMAS[section].keys[key].type.problem(value, buildout) or "")
+
+
+def test_empty_value_of_a_key_that_needs_one_is_refused(built):
+    fails_and_keeps_live_file(built, {"haproxy-settings": {"maxconn": ""}},
+                              "buildout.cfg: [haproxy-settings] maxconn is empty; it must be")
+
+
+def test_misspelled_key_is_refused_with_the_nearest_known_one(built):
+    fails_and_keeps_live_file(built, {"nginx-settings": {"client_max_body_size": "1m"}},
+                              "buildout.cfg: [nginx-settings] client_max_body_size is not a setting of "
+                              "[nginx-settings]; did you mean client-max-body-size?")
+
+
+def test_settings_section_without_a_schema_is_refused(built):
+    fails_and_keeps_live_file(built, {"redis-settings": {"memory": "1G"}}, "[redis-settings] has no schema")
+
+
+def test_every_problem_is_reported_at_once(built):
+    output = fails_and_keeps_live_file(
+        built, {"varnish-settings": {"memory": "lots"}, "haproxy-settings": {"slowstart": "10"}},
+        "2 problems in the configuration", "[varnish-settings] memory = 'lots'", "[haproxy-settings] slowstart = '10'")
+    assert output
+
+
+def test_a_good_value_of_a_fragment_not_built_is_accepted(case):
+    case.build({"varnish-settings": {"memory": "2G"}, "demo": {"greeting": "typed"}})
+    assert 'GREETING = "typed"' in case.snapshot()[0]
+
+
+def test_a_private_service_on_every_interface_is_refused(built):
+    fails_and_keeps_live_file(built, {"listen": {"demo": "0.0.0.0:${ports:demo}"}},
+                              "buildout.cfg: [listen] demo = '0.0.0.0:", "binds every interface",
+                              "[settings] wildcard-binds")
+
+
+def test_a_wildcard_named_on_purpose_is_accepted(case):
+    port = free_port()
+    case.build({"ports": {"demo": str(port)}, "listen": {"demo": "0.0.0.0:${ports:demo}"},
+                "settings": {"wildcard-binds": "demo"}})
+    assert 'LISTEN = "0.0.0.0:' in case.snapshot()[0]
+
+
+def test_root_as_a_service_user_is_refused_in_production(built):
+    built.secrets(zope_admin_password=STRONG)
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "users": {"zope": "root"}},
+                              "buildout.cfg: [users] zope = 'root' is root")
