@@ -1,5 +1,6 @@
 """Shared helpers of the repository's tests: paths, commands, checkouts, servers."""
 
+import hashlib
 import os
 import shutil
 import signal
@@ -14,6 +15,9 @@ import urllib.request
 import pytest
 
 from surge.cluster.checkout import sync
+
+# The small buildout's fixture (case) for the tests of the build machinery.
+pytest_plugins = ["small_buildout"]
 
 REPO = os.environ.get("SURGE_BUILDOUT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOP_LEVEL_FILES = ["buildout.cfg", "prod-app-master.cfg", "prod-app-slave.cfg", "prod-web-1.cfg", "prod-web-2.cfg"]
@@ -111,14 +115,28 @@ def cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def bad_setting_fails_and_keeps_live_files(directory, setting, message, names):
-    """Rebuild the cluster server in DIRECTORY with SETTING: it fails saying MESSAGE, etc/NAMES unchanged."""
-    live = {name: open(os.path.join(directory, "etc", name)).read() for name in names}
-    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting],
+def built_files(directory):
+    """{path: sha256} of every file under DIRECTORY's etc/, parts/ and bin/ (refused renders left out)."""
+    found = {}
+    for top in ("etc", "parts", "bin"):
+        for folder, _, names in os.walk(os.path.join(directory, top)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if os.path.isfile(path) and not os.path.islink(path) and not name.endswith(".rejected"):
+                    with open(path, "rb") as stream:
+                        found[os.path.relpath(path, directory)] = hashlib.sha256(stream.read()).hexdigest()
+    return found
+
+
+def bad_setting_fails_and_keeps_live_files(directory, setting, message, names=(), *more_settings):
+    """Rebuild the cluster server in DIRECTORY with SETTING: it fails saying MESSAGE and changes no built file."""
+    before = built_files(directory)
+    assert all(os.path.join("etc", name) in before for name in names)
+    result = run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", setting, *more_settings],
                  cwd=directory, check=False)
     assert result.returncode != 0 and message in result.stdout
-    for name, text in live.items():
-        assert open(os.path.join(directory, "etc", name)).read() == text
+    assert built_files(directory) == before, "a file of the server changed although its build failed"
+    return result.stdout
 
 
 def supervisorctl(directory, *args, check=False):

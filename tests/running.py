@@ -3,7 +3,6 @@ started in the order production needs and stopped by the test that started it.
 """
 
 import base64
-import configparser
 import contextlib
 import http.client
 import json
@@ -13,6 +12,7 @@ import threading
 import time
 
 from conftest import Server, all_running, port_open, run, wait_until
+from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
 
 WEB_1, WEB_2, APP_MASTER, APP_SLAVE = "127.0.1.11", "127.0.1.12", "127.0.1.21", "127.0.1.22"
@@ -62,9 +62,7 @@ def load(host, port, path, headers, clients, seconds, stop=None):
 
 def admin_password(root):
     """The Zope admin's password, from the cluster's secrets file."""
-    parser = configparser.RawConfigParser()
-    parser.read(os.path.join(root, "secrets.cfg"))
-    return parser.get("secrets", "zope-admin-password")
+    return secretsfile.value(os.path.join(root, "secrets.cfg"), "zope-admin-password")
 
 
 def admin_authorization(root):

@@ -38,7 +38,7 @@ def config_text(directory, port, overrides):
             "input": os.path.join(directory, "demo.py.j2"),
             "output": "${buildout:directory}/etc/demo.py",
             # Python's own parser, which writes nothing beside the file.
-            "check": f"{PYTHON} -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' {{file}}",
+            "check": f"{PYTHON} -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {{file}}",
             "greeting": "hello",
             "listen": "${listen:demo}",
             "user": "${users:zope}",

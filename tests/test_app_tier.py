@@ -106,8 +106,14 @@ def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluste
     root, _ = cluster
     directory = os.path.join(root, "app-master")
     build = [os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
+    # Its top-level file, as app-3 would build it here: app-slave's with its own address.
+    with open(os.path.join(directory, "app-3.cfg"), "w") as stream:
+        stream.write("[buildout]\nextends = ../app-slave/cluster.cfg\n\n"
+                     "[hosts]\napp-3 = 127.0.1.23\nserver = ${hosts:app-3}\n")
+    files = " ".join(f"{name}=../{name}/cluster.cfg" for name in ("web-1", "web-2", "app-master", "app-slave"))
     try:
-        run([*build, "hosts:app-3=127.0.1.23", "topology:app-servers=app-master app-slave app-3"], cwd=directory)
+        run([*build, "hosts:app-3=127.0.1.23", "topology:app-servers=app-master app-slave app-3",
+             f"topology:server-files={files} app-3=app-3.cfg"], cwd=directory)
         haproxy = open(os.path.join(directory, "etc", "haproxy.cfg")).read()
         assert sorted(re.findall(r"^\s*server app-3-(\d+) 127\.0\.1\.23:(\d+) ", haproxy, re.M)) == [
             (str(port), str(port)) for port in (BASE, BASE + 1)]

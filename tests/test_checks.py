@@ -11,9 +11,9 @@ import os
 import stat
 
 import pytest
+from small_buildout import STRONG, fails_and_keeps_live_file
 
 from conftest import free_port, repo_path
-from small_buildout import STRONG, case, fails_and_keeps_live_file  # noqa: F401 (case is a fixture)
 
 
 def test_good_build_renders_checks_and_marks_the_file(case):
@@ -38,6 +38,13 @@ def test_render_that_fails_its_check_is_rejected(case):
     output = fails_and_keeps_live_file(case, {}, "[demo] demo.py.j2 renders a file that fails its check")
     assert "is unchanged" in output
     assert os.path.exists(case.live + ".rejected")
+
+
+def test_a_refused_line_is_traced_to_its_template_line_and_setting(case):
+    case.template('LISTEN = "{{ options.listen }}"\nGREETING = {{ options.greeting }}\n')
+    fails_and_keeps_live_file(case, {"demo": {"greeting": "hello world"}},
+                              "line 3 comes from demo.py.j2 line 2: GREETING = {{ options.greeting }}",
+                              "it uses buildout.cfg: [demo] greeting = 'hello world'")
 
 
 def test_undefined_template_variable_names_the_template(case):

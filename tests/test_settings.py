@@ -9,9 +9,9 @@ schema directly (the same code the build runs).
 
 import pytest
 import zc.buildout.buildout
+from small_buildout import STRONG, Case, fails_and_keeps_live_file
 
-from conftest import free_port, repo_path
-from small_buildout import STRONG, Case, case, fails_and_keeps_live_file  # noqa: F401 (case is a fixture)
+from conftest import TOP_LEVEL_FILES, free_port, repo_path
 
 # (section, key, bad value, what the message says).
 BAD_VALUES = [
@@ -134,3 +134,20 @@ def test_root_as_a_service_user_is_refused_in_production(built):
     built.secrets(zope_admin_password=STRONG)
     fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "users": {"zope": "root"}},
                               "buildout.cfg: [users] zope = 'root' is root")
+
+
+@pytest.mark.parametrize("name", [name for name in TOP_LEVEL_FILES if name.startswith("prod-")])
+def test_every_key_of_a_production_file_refuses_junk(name):
+    """Each settings key the production file sets refuses a value of no type at all."""
+    from surge.buildout.schema import Regex
+    from surge.buildout.schemas import SCHEMAS, is_settings_section
+
+    buildout = zc.buildout.buildout.Buildout(repo_path(name), [])
+    tried = 0
+    for section in (section for section in buildout._raw if is_settings_section(section)):
+        for key in buildout._raw[section]:
+            kind = SCHEMAS[section].keys[key].type
+            junk = "(" if isinstance(kind, Regex) else "bad value!"
+            assert kind.problem(junk, buildout), f"[{section}] {key} accepts {junk!r}"
+            tried += 1
+    assert tried > 40

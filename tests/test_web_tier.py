@@ -133,11 +133,12 @@ def test_cluster_check_fails_on_a_broken_live_file(cluster):
 
 @pytest.mark.parametrize("setting, message", [
     ("nginx-settings:certificate=", "[nginx-settings] certificate is empty"),
-    ("nginx-settings:key=/nonexistent/site.key", "[nginx-settings] key = /nonexistent/site.key: no such file"),
-    ("nginx-settings:zmi-allow=10.0.0.300", "'10.0.0.300' is not an address or network"),
+    ("nginx-settings:key=/nonexistent/site.key",
+     "[nginx-settings] key = '/nonexistent/site.key' is not a file on this machine"),
+    ("nginx-settings:zmi-allow=10.0.0.300", "has '10.0.0.300', which is not an address or network"),
     ("varnish-settings:grace-sick=six hours", "[varnish-settings] grace-sick = 'six hours' is not a duration"),
     ("settings:secrets-file=/nonexistent/secrets.cfg", "/nonexistent/secrets.cfg does not exist"),
-    ("rsyslog-settings:queue-disk-space=lots", "rsyslog.conf.j2 renders a file that fails its check"),
+    ("rsyslog-settings:queue-disk-space=lots", "[rsyslog-settings] queue-disk-space = 'lots' is not a size"),
 ])
 def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster

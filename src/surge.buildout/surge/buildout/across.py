@@ -2,10 +2,11 @@
 
 app-master's HAProxy describes every app server's instances, each app
 server's Plone purges every web server's Varnish, each web server's Varnish
-admits PURGE from the app servers: a value set on one server must match what
-the other server's own top-level file builds. [topology] server-files names
-each server's top-level file ([hosts] KEY=FILE, relative to this build's
-directory); each is loaded with zc.buildout itself, so extends, ``+=`` and
+admits PURGE from the app servers, every server's rsyslog forwards to the
+log server: a value set on one server must match what
+the other server's own top-level file builds: prod-KEY.cfg for the [hosts]
+key KEY, or the file [topology] server-files names for it (KEY=FILE,
+relative to this build's directory). Each is loaded with zc.buildout itself, so extends, ``+=`` and
 substitutions are what that server's build sees.
 
 Every mismatch names both files.
@@ -22,10 +23,13 @@ from surge.buildout.origin import where
 
 
 def server_files(buildout):
-    """{[hosts] key: absolute path} from [topology] server-files."""
+    """{[hosts] key: absolute path}: prod-KEY.cfg, unless [topology] server-files names another file."""
     directory = buildout["buildout"]["directory"]
+    keys = set(buildout["topology"]["servers"].split()) | set(buildout["topology"]["app-servers"].split())
+    files = {key: os.path.join(directory, f"prod-{key}.cfg") for key in keys}
     pairs = (word.partition("=") for word in buildout["topology"].get("server-files", "").split())
-    return {key: os.path.join(directory, path) for key, _, path in pairs}
+    files.update({key: os.path.join(directory, path) for key, _, path in pairs})
+    return files
 
 
 def load(path):
@@ -48,13 +52,11 @@ def problems(buildout):
     found, loaded = [], {}
 
     def other(key):
-        path = files.get(key)
-        if path is None:
-            found.append(f"{where(buildout, 'topology', 'server-files')} names no file for the server {key}")
-            return None, None
+        path = files[key]
         if path not in loaded:
             if not os.path.isfile(path):
-                found.append(f"{where(buildout, 'topology', 'server-files')}: {path} (server {key}) does not exist")
+                found.append(f"{path}, the top-level file of the server {key}, does not exist: name it in "
+                             f"{where(buildout, 'topology', 'server-files')} (KEY=FILE)")
                 loaded[path] = None
             else:
                 loaded[path] = load(path)
@@ -66,6 +68,8 @@ def problems(buildout):
         found.extend(caching_proxies(buildout, other))
     if "varnish-config" in parts:
         found.extend(purgers(buildout, other))
+    if "rsyslog" in buildout._raw.get("listen", {}):
+        found.extend(log_sources(buildout, other))
     return found
 
 
@@ -122,4 +126,20 @@ def purgers(buildout, other):
         if address not in admitted:
             found.append(f"{where(buildout, 'topology', 'app-sources')} does not admit {address}, the address of "
                          f"{name} (app server {key}): Varnish would refuse its purges")
+    return found
+
+
+def log_sources(buildout, other):
+    """Every server's rsyslog forwards to where this log server receives."""
+    host, port = split_bind(buildout["listen"]["rsyslog"])
+    found = []
+    for key in buildout["topology"]["servers"].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        target = config["rsyslog-config"]
+        if (address_of(target["target-host"]), target["target-port"]) != (address_of(host), port):
+            found.append(f"{where(buildout, 'listen', 'rsyslog')} = {buildout['listen']['rsyslog']!r} here, but "
+                         f"{name} (server {key}) forwards its logs to {target['target-host']}:"
+                         f"{target['target-port']}: they would never arrive")
     return found

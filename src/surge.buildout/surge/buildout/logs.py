@@ -7,11 +7,12 @@ from the ``COMMENT ON VIEW`` lines of the schema file the build applies
 """
 
 import argparse
-import configparser
 import os
 import re
 import subprocess
 import sys
+
+from surge.buildout import secretsfile
 
 COMMENT = re.compile(r"^COMMENT ON VIEW (\w+) IS '((?:[^']|'')*)';", re.M)
 
@@ -23,13 +24,10 @@ def views_in(schema_file):
 
 
 def read_secret(secrets_file, name):
-    parser = configparser.RawConfigParser()
-    if not parser.read(secrets_file):
-        raise SystemExit(f"bin/logs: cannot read {secrets_file} (run me as the user who builds)")
     try:
-        return parser.get("secrets", name)
-    except configparser.Error:
-        raise SystemExit(f"bin/logs: {secrets_file} has no [secrets] {name}") from None
+        return secretsfile.value(secrets_file, name)
+    except secretsfile.SecretsFileError as error:
+        raise SystemExit(f"bin/logs: {error} (run me as the user who builds)") from None
 
 
 def main(psql, host, port, database, user, secrets_file, secret, schema_file, argv=None):

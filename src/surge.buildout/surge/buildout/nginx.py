@@ -27,8 +27,20 @@ import os
 import subprocess
 
 from surge.buildout.origin import ConfigError, fail, where
-from surge.buildout.schema import (EXISTING_FILE, NGINX_SIZE, NGINX_TIME, PROGRAM, Hosts, Integer, Networks,
-                                   Path, Regex, Schema, Setting, Text)
+from surge.buildout.schema import (
+    EXISTING_FILE,
+    NGINX_SIZE,
+    NGINX_TIME,
+    PROGRAM,
+    Hosts,
+    Integer,
+    Networks,
+    Path,
+    Regex,
+    Schema,
+    Setting,
+    Text,
+)
 from surge.buildout.template import Template
 
 SETTINGS = Schema("nginx-settings", {

@@ -85,16 +85,6 @@ class Quantity(Type):
 
 
 @dataclass
-class Boolean(Type):
-    words: tuple = ("true", "false")
-
-    def problem(self, value, buildout):
-        if value not in self.words:
-            return f"is not one of {', '.join(self.words)}"
-        return None
-
-
-@dataclass
 class Choice(Type):
     choices: tuple
 
@@ -102,6 +92,11 @@ class Choice(Type):
         if value not in self.choices:
             return f"is not one of {', '.join(self.choices)}"
         return None
+
+
+@dataclass
+class Boolean(Choice):
+    choices: tuple = ("true", "false")
 
 
 @dataclass

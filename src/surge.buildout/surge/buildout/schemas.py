@@ -8,8 +8,23 @@ of every fragment has a type.
 """
 
 from surge.buildout import haproxy, loadtest, munin, nginx, postgres, rsyslog, supervisor, varnish, wsgi
-from surge.buildout.schema import (HOST_KEYS, PROGRAM, SECONDS, SQL_NAME, TICK, ZCONFIG_SIZE, Boolean, Choice,
-                                   Integer, Names, Path, Schema, Setting, Text, Urls)
+from surge.buildout.schema import (
+    HOST_KEYS,
+    PROGRAM,
+    SECONDS,
+    SQL_NAME,
+    TICK,
+    ZCONFIG_SIZE,
+    Boolean,
+    Choice,
+    Integer,
+    Names,
+    Path,
+    Schema,
+    Setting,
+    Text,
+    Urls,
+)
 
 BASE = Schema("settings", {
     "mode": Setting(Choice(("development", "production"))),
@@ -27,7 +42,7 @@ BASE = Schema("settings", {
 TOPOLOGY = Schema("topology", {
     **{key: Setting(HOST_KEYS) for key in (
         "app-servers", "app-sources", "log-sources", "servers", "munin-sources", "web-servers", "web-sources")},
-    "server-files": Setting(Names(r"[\w.-]+=\S+", "KEY=FILE")),
+    "server-files": Setting(Names(r"[\w.-]+=\S+", "KEY=FILE"), empty=True),
 })
 
 INSTANCE = Schema("instance-settings", {

@@ -50,6 +50,7 @@ import tempfile
 
 import jinja2
 
+from surge.buildout import tracing
 from surge.buildout.checking import CheckFailed, check_file
 from surge.buildout.origin import ConfigError, where
 
@@ -80,17 +81,16 @@ class Template:
             self.make_directories()
             self.check_staged()
 
+    def environment_options(self):
+        return {"loader": jinja2.FileSystemLoader(os.path.dirname(self.input)), "undefined": jinja2.StrictUndefined,
+                "keep_trailing_newline": True, "autoescape": False}
+
     def render(self):
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(os.path.dirname(self.input)),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-        )
-        context = {"options": dict(self.options), "settings": self.settings}
-        context.update(self.derive())
+        environment = jinja2.Environment(**self.environment_options())
+        self.context = {"options": dict(self.options), "settings": self.settings}
+        self.context.update(self.derive())
         try:
-            text = environment.get_template(os.path.basename(self.input)).render(context)
+            text = environment.get_template(os.path.basename(self.input)).render(self.context)
         except jinja2.TemplateError as error:
             line = getattr(error, "lineno", None)
             at = f"{self.template_name}, line {line}" if line else self.template_name
@@ -169,8 +169,40 @@ class Template:
         except CheckFailed as failure:
             raise ConfigError(
                 f"[{self.name}] {self.template_name} renders a file that fails its check; "
-                f"{self.output} is unchanged, the rejected file is {self.output}.rejected:\n{failure}"
+                f"{self.output} is unchanged, the rejected file is {self.output}.rejected:\n"
+                # The staged copy is kept as OUTPUT.rejected: name that in the complaint.
+                + str(failure).replace(staged, self.output + ".rejected")
+                + self.explain(str(failure), staged)
             )
+
+    def explain(self, complaint, staged):
+        """Which template lines and settings are behind the rendered lines the checker names."""
+        numbers = tracing.line_numbers(complaint, staged)
+        if not numbers:
+            return ""
+        with open(self.input, encoding="utf-8") as stream:
+            source = stream.read()
+        origins = tracing.template_lines(self.environment_options(), source, self.context)
+        header = 2 if self.text.startswith("#!") else 1
+        told = []
+        for number in numbers:
+            if number == header:
+                continue
+            body = number - 1 if number > header else number
+            line = origins[body - 1] if 0 < body <= len(origins) else None
+            if line is None:
+                continue
+            text = source.splitlines()[line - 1].strip()
+            keys = [self.setting_named(kind, key) for kind, key in tracing.uses(text)]
+            told.append(f"line {number} comes from {self.template_name} line {line}: {text}"
+                        + (f"\n    it uses {'; '.join(keys)}" if keys else ""))
+        return "".join(f"\n{line}" for line in told)
+
+    def setting_named(self, kind, key):
+        """'prod-web-1.cfg: [nginx-settings] resolver = 'x'' for a key a template line reads."""
+        section = self.settings_section if kind == "settings" else self.name
+        value = (self.settings if kind == "settings" else self.options).get(key, "")
+        return f"{where(self.buildout, section, key)} = {value!r}"
 
 
 def add_header(text, template_name, comment):

@@ -18,8 +18,7 @@ import re
 
 from surge.buildout.network import addresses_of_keys
 from surge.buildout.origin import fail, where
-from surge.buildout.schema import (PROGRAM, VARNISH_SIZE, VARNISH_TIME, Integer, Names, Path,
-                                   Regex, Schema, Setting)
+from surge.buildout.schema import PROGRAM, VARNISH_SIZE, VARNISH_TIME, Integer, Names, Path, Regex, Schema, Setting
 from surge.buildout.template import Template
 
 SETTINGS = Schema("varnish-settings", {

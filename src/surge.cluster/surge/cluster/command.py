@@ -9,6 +9,7 @@ overlay (cluster.cfg): web-1 on 127.0.1.11, web-2 on 127.0.1.12, app-master on
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,9 +97,14 @@ def seed_eggs(development_eggs, root):
     """
     if not development_eggs or not os.path.isdir(development_eggs):
         return 0
-    # zc.buildout keeps eggs in a versioned subdirectory (v5/cp311): keep that layout.
-    relative = os.path.relpath(development_eggs, os.path.dirname(os.path.dirname(development_eggs)))
-    target = os.path.join(root, "eggs", relative)
+    # zc.buildout keeps eggs in a versioned subdirectory of the eggs directory
+    # it is given (v5, or v5/cp311): keep that layout under the cluster's.
+    versioned = []
+    base = os.path.normpath(development_eggs)
+    while re.fullmatch(r"(v|cp)\d+", os.path.basename(base)):
+        versioned.insert(0, os.path.basename(base))
+        base = os.path.dirname(base)
+    target = os.path.join(root, "eggs", *versioned)
     os.makedirs(target, exist_ok=True)
     linked = 0
     for name in os.listdir(development_eggs):

@@ -5,13 +5,12 @@ ready takes a few requests. Pages are published, so anonymous visitors (and
 Varnish) see them.
 """
 
-import configparser
-import os
-import secrets
 import time
 import urllib.parse
 
 import requests
+
+from surge.buildout import secretsfile
 
 WORDS = ("harbour", "festival", "timetable", "weather", "council", "library", "concert", "market")
 AUTHOR_ROLES = ["Member", "Editor"]
@@ -54,28 +53,17 @@ def login_form(name, password):
 
 
 def admin_password(path):
-    parser = configparser.RawConfigParser()
-    if not parser.read(path):
-        raise SystemExit(f"loadtest: cannot read the secrets file {path} (--admin-password-file)")
     try:
-        return parser.get("secrets", "zope-admin-password")
-    except configparser.Error:
-        raise SystemExit(f"loadtest: {path} has no zope-admin-password in [secrets]") from None
+        return secretsfile.value(path, "zope-admin-password")
+    except secretsfile.SecretsFileError as error:
+        raise SystemExit(f"loadtest: {error} (--admin-password-file)") from None
 
 
 def account_password(path):
     """The accounts' password, kept in PATH (mode 0600) so that later runs reuse it."""
-    parser = configparser.RawConfigParser()
-    parser.read(path)
-    if parser.has_option("accounts", "password"):
-        return parser.get("accounts", "password")
-    parser["accounts"] = {"password": secrets.token_urlsafe(18)}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as stream:
-        stream.write("# The load test's accounts on the sites it prepared; never a production secret.\n")
-        parser.write(stream)
-    return parser.get("accounts", "password")
+    values, _ = secretsfile.ensure(path, ["password"], "The load test's accounts on the sites it prepared; "
+                                   "never a production secret.", section="accounts")
+    return values["password"]
 
 
 class Site:

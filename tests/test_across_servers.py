@@ -1,0 +1,40 @@
+"""A production build checks what it says about the other servers against
+their own top-level files (here the cluster's overlays), naming both files,
+and changes nothing when they disagree."""
+
+import os
+
+import pytest
+
+from conftest import bad_setting_fails_and_keeps_live_files
+from surge.cluster.topology import SERVERS
+
+ADDRESS = {server.name: server.address for server in SERVERS}
+
+CASES = [
+    # app-master's HAProxy would give app-slave's instances 3 requests each; app-slave runs 2 threads.
+    ("app-master", "instance-settings:threads=3",
+     ["the command line: [instance-settings] threads = '3' here, but ../app-slave/cluster.cfg (app server "
+      "app-slave) builds instance-settings threads = '2'"]),
+    ("app-master", "ports:instance-base=8111",
+     ["[ports] instance-base = '8111' here, but ../app-slave/cluster.cfg (app server app-slave) builds "
+      "ports instance-base = '8101'"]),
+    # Plone on app-slave would never purge web-2's Varnish.
+    ("app-slave", f"instance-settings:caching-proxies=http://{ADDRESS['web-1']}:6081",
+     [f"[instance-settings] caching-proxies does not list {ADDRESS['web-2']}:6081, where ../web-2/cluster.cfg "
+      "(web server web-2) binds Varnish"]),
+    # web-1's Varnish would refuse app-slave's purges.
+    ("web-1", "topology:app-sources=app-master loopback",
+     [f"[topology] app-sources does not admit {ADDRESS['app-slave']}, the address of ../app-slave/cluster.cfg "
+      "(app server app-slave)"]),
+    # app-master's rsyslog would receive where no server sends.
+    ("app-master", "ports:rsyslog=5515",
+     [f"[listen] rsyslog = '{ADDRESS['app-master']}:5515' here, but ../web-1/cluster.cfg (server web-1) forwards "
+      f"its logs to {ADDRESS['app-master']}:5514"]),
+]
+
+
+@pytest.mark.parametrize("server, setting, says", CASES, ids=[f"{s}-{v.split('=')[0]}" for s, v, _ in CASES])
+def test_a_build_that_disagrees_with_another_servers_file_fails_naming_both(cluster, server, setting, says):
+    root, _ = cluster
+    bad_setting_fails_and_keeps_live_files(os.path.join(root, server), setting, says[0])

@@ -1,0 +1,66 @@
+"""Each daemon's own checker, at build time on a built cluster server: a value
+that passes its schema but not the daemon fails the build before any file of
+the server changes (a harmless change to another file rides along and must
+not go live either), and the error quotes the checker and, where the checker
+names a line, the setting behind it."""
+
+import os
+import stat
+
+import pytest
+
+from conftest import bad_setting_fails_and_keeps_live_files
+
+
+def bad_vcl(root):
+    path = os.path.join(root, "bad-include.vcl")
+    with open(path, "w") as stream:
+        stream.write("sub vcl_recv {\n    set req.http.x = ;\n}\n")
+    return path
+
+
+def quoted_program(root):
+    """An executable whose path has a quote, which breaks the Perl launcher that names it."""
+    folder = os.path.join(root, "it's")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "munin-node")
+    with open(path, "w") as stream:
+        stream.write("#!/bin/sh\n")
+    os.chmod(path, 0o755 | stat.S_IXUSR)
+    return path
+
+
+# (server, checker, bad setting, harmless setting for another file, what the error says).
+CHECKERS = [
+    ("web-2", "nginx -t", "nginx-settings:client-max-body-size=99999999999g", "nginx-settings:retry-after=31",
+     ['"client_max_body_size" directive invalid value',
+      "it uses cluster.cfg: [nginx-settings] client-max-body-size"]),
+    ("web-2", "varnishd -C", "varnish-settings:includes={vcl}", "nginx-settings:retry-after=31",
+     ["VCL compilation failed", "bad-include.vcl"]),
+    ("app-master", "haproxy -c", "haproxy-settings:group=nosuchgroup", "instance-settings:zodb-cache-size=40000",
+     ["nosuchgroup", "it uses the command line: [haproxy-settings] group = 'nosuchgroup'"]),
+    ("app-master", "rsyslogd -N1", "rsyslog:drop=zope-access trailing\\", "instance-settings:zodb-cache-size=40000",
+     ["rsyslog.conf.j2 renders a file that fails its check", "rsyslogd"]),
+    ("app-master", "postgres -C", "postgres-settings:work-mem=99999999GB", "instance-settings:zodb-cache-size=40000",
+     ["postgresql.conf.j2 renders a file that fails its check", "work_mem"]),
+    ("app-master", "pg_hba through PostgreSQL", 'postgres:access=surge "surge app-master',
+     "instance-settings:zodb-cache-size=40000",
+     ["pg_hba.conf.j2 renders a file that fails its check", "could not load pg_hba.conf",
+      "comes from buildout.d/templates/pg_hba.conf.j2 line"]),
+    ("app-master", "supervisord's parser", "memcached-program:stopsignal=NOPE",
+     "instance-settings:zodb-cache-size=40000", ["supervisord.conf.j2 renders a file that fails its check", "NOPE"]),
+    ("app-slave", "perl -c", "munin-node-settings:binary={program}", "instance-settings:zodb-cache-size=40000",
+     ["munin-node.pl.j2 renders a file that fails its check",
+      "it uses the command line: [munin-node-settings] binary"]),
+]
+
+
+@pytest.mark.parametrize("server, checker, bad, harmless, says", CHECKERS,
+                         ids=[f"{server}-{checker}" for server, checker, *_ in CHECKERS])
+def test_a_file_its_daemon_refuses_fails_the_build_and_changes_no_file(cluster, server, checker, bad, harmless,
+                                                                        says):
+    root, _ = cluster
+    bad = bad.format(vcl=bad_vcl(root), program=quoted_program(root))
+    output = bad_setting_fails_and_keeps_live_files(os.path.join(root, server), bad, says[0], (), harmless)
+    for text in says[1:]:
+        assert text in output
