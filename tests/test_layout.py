@@ -1,4 +1,4 @@
-"""The layout rules of DESIGN.md section 3 and README.rst's promises."""
+"""The layout rules of the repository (docs/architecture.rst) and README.rst's promises."""
 
 import configparser
 import glob

@@ -1,7 +1,7 @@
 """``.. fragment-settings:: FILE SECTION``: a fragment's settings as a table.
 
 Each setting of a fragment's settings section carries the reason for its
-default in the comment above it (DESIGN.md's style); this directive puts key,
+default in the comment above it (the fragments' style); this directive puts key,
 default and reason into the docs straight from the fragment, so the two never
 disagree.
 """

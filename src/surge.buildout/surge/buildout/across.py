@@ -18,8 +18,8 @@ import urllib.parse
 
 import zc.buildout.buildout
 
+from surge.buildout.errors import where
 from surge.buildout.network import address_of, split_bind
-from surge.buildout.origin import where
 
 
 def server_files(buildout):

@@ -241,7 +241,7 @@ class Schema:
 
     def problems(self, buildout, where):
         """Every problem of the section as merged: unknown keys and bad values."""
-        from surge.buildout.origin import raw
+        from surge.buildout.errors import raw
 
         problems = []
         for key in sorted(raw(buildout).get(self.section, {})):

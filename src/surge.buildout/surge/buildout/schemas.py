@@ -7,7 +7,7 @@ theirs here. A settings section without a schema fails the build: every key
 of every fragment has a type.
 """
 
-from surge.buildout import haproxy, loadtest, munin, nginx, postgres, rsyslog, supervisor, varnish, wsgi
+from surge.buildout.recipes import haproxy, loadtest, munin, nginx, postgres, rsyslog, supervisor, varnish, wsgi
 from surge.buildout.schema import (
     HOST_KEYS,
     PROGRAM,

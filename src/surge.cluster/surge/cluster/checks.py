@@ -3,7 +3,7 @@
 import configparser
 import os
 
-from surge.buildout.checking import CheckFailed, check_file
+from surge.buildout.checker_command import CheckFailed, check_file
 
 
 def checked_files(directory):

@@ -32,10 +32,10 @@ import pwd
 import re
 import subprocess
 
+from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.network import addresses_of, host_networks, split_bind
-from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import EXISTING_DIRECTORY, POSTGRES_SIZE, Integer, Schema, Setting
-from surge.buildout.template import Template
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -30,8 +30,8 @@ import pwd
 import re
 
 from surge.buildout import across
+from surge.buildout.errors import fail, raw, where
 from surge.buildout.network import WILDCARDS, address_of, valid_host
-from surge.buildout.origin import fail, raw, where
 from surge.buildout.schemas import SCHEMAS, is_settings_section
 
 VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|topology|settings|[\w.-]+-settings)$")

@@ -60,7 +60,7 @@ def prune(folder, database, keep):
         say(f"backup: removed {old} (keeping the newest {keep})")
 
 
-def backup_main(bin_dir, user, socket_dir, port, backups, databases, keep, argv=None):
+def backup_main(*, bin_dir, user, socket_dir, port, backups, databases, keep, argv=None):
     parser = argparse.ArgumentParser(prog="bin/backup", description=(
         f"Dump the databases {databases} into {backups}, keeping the newest {keep} of each."))
     parser.add_argument("--every", type=float, metavar="HOURS", help="run forever, a backup every HOURS hours")
@@ -76,7 +76,7 @@ def backup_main(bin_dir, user, socket_dir, port, backups, databases, keep, argv=
         time.sleep(args.every * 3600)
 
 
-def restore_main(bin_dir, user, socket_dir, port, owners, argv=None):
+def restore_main(*, bin_dir, user, socket_dir, port, owners, argv=None):
     """OWNERS: "DATABASE=ROLE ..."; restored objects belong to the database's owner."""
     owners = dict(pair.split("=", 1) for pair in owners.split())
     parser = argparse.ArgumentParser(prog="bin/restore", description=(

@@ -26,7 +26,8 @@ import ipaddress
 import os
 import subprocess
 
-from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.errors import ConfigError, fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import (
     EXISTING_FILE,
     NGINX_SIZE,
@@ -41,7 +42,6 @@ from surge.buildout.schema import (
     Setting,
     Text,
 )
-from surge.buildout.template import Template
 
 SETTINGS = Schema("nginx-settings", {
     "binary": Setting(PROGRAM),

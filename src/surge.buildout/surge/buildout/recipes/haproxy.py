@@ -35,9 +35,9 @@ maxconn equal to the threads.
 
 import re
 
-from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.errors import ConfigError, fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import HAPROXY_TIME, PROGRAM, Integer, Schema, Setting, Text
-from surge.buildout.template import Template
 
 SERVER_LINE = re.compile(r"^\s*server\s+(\S+)\s+(\S+):(\d+)\s.*?\bmaxconn\s+(\d+)", re.M)
 

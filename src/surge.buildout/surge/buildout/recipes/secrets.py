@@ -22,7 +22,7 @@ import secrets as random_secrets
 import stat
 
 from surge.buildout import secretsfile
-from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.errors import ConfigError, fail, where
 
 # Values people type when they mean "later"; refused in production whatever their length.
 KNOWN_DEFAULTS = {

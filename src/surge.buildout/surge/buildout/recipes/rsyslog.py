@@ -19,10 +19,10 @@ Derived for the template: ``files``, a list of {"tag", "path", "multiline"},
 build naming the option; so does a quote, which would end rsyslog's string.
 """
 
+from surge.buildout.errors import fail, where
 from surge.buildout.network import split_bind
-from surge.buildout.origin import fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import PROGRAM, RSYSLOG_SIZE, Schema, Setting
-from surge.buildout.template import Template
 
 SETTINGS = Schema("rsyslog-settings", {
     "binary": Setting(PROGRAM),

@@ -16,10 +16,10 @@ Derived for the template: ``purgers`` (sorted addresses, without repeats),
 
 import re
 
+from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys
-from surge.buildout.origin import fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import PROGRAM, VARNISH_SIZE, VARNISH_TIME, Integer, Names, Path, Regex, Schema, Setting
-from surge.buildout.template import Template
 
 SETTINGS = Schema("varnish-settings", {
     "binary": Setting(PROGRAM),

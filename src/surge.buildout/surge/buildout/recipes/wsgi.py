@@ -14,8 +14,8 @@ Derived for the template: ``threads``, ``listen``.
 """
 
 from surge.buildout.network import split_bind
+from surge.buildout.rendering import Template
 from surge.buildout.schema import SECONDS, Boolean, Choice, Schema, Setting
-from surge.buildout.template import Template
 
 SETTINGS = Schema("beaker-settings", {
     "type": Setting(Choice(("ext:memcached", "file"))),

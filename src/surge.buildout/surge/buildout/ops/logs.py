@@ -30,7 +30,7 @@ def read_secret(secrets_file, name):
         raise SystemExit(f"bin/logs: {error} (run me as the user who builds)") from None
 
 
-def main(psql, host, port, database, user, secrets_file, secret, schema_file, argv=None):
+def main(*, psql, host, port, database, user, secrets_file, secret, schema_file, argv=None):
     views = views_in(schema_file)
     listing = "\n".join(f"  {name:<28} {text}" for name, text in views.items())
     parser = argparse.ArgumentParser(

@@ -2,7 +2,7 @@
 
 supervisord runs it as an event listener: on every TICK event it reads the
 resident memory of each process of the instances' group, and restarts one
-over the limit without failing a request (surge.buildout.draining: drain,
+over the limit without failing a request (surge.buildout.ops.draining: drain,
 wait until idle, restart, warm, back). One instance at a time, so the pools
 never lose more than one.
 """
@@ -14,7 +14,7 @@ import sys
 
 from supervisor import childutils
 
-from surge.buildout.draining import port_of, restart_drained
+from surge.buildout.ops.draining import port_of, restart_drained
 
 
 def resident_mb(pid):
@@ -33,7 +33,7 @@ def log(message):
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} memory-watch: {message}", file=sys.stderr, flush=True)
 
 
-def main(group, limit_mb, drain_directory, drain_seconds, address, warm_path, argv=None):
+def main(*, group, limit_mb, drain_directory, drain_seconds, address, warm_path, argv=None):
     limit = int(limit_mb)
     # supervisord stops listeners with SIGTERM: end through the finally clauses.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

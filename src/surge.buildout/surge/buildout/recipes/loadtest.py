@@ -12,9 +12,9 @@ Derived for the template: ``lines``, [(key, value)] sorted by key.
 
 import re
 
-from surge.buildout.origin import fail, where
+from surge.buildout.errors import fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import Integer, Path, Schema, Setting, Text, Urls
-from surge.buildout.template import Template
 
 THINK = re.compile(r"^(\d+(\.\d+)?)-(\d+(\.\d+)?)$")
 THINK_TIME = Text(THINK.pattern.strip("^$"), "MIN-MAX seconds (e.g. 2-8)")

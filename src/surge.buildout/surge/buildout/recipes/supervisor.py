@@ -23,9 +23,9 @@ with ``name`` and ``settings`` (supervisor's option names and values, empty
 values left out).
 """
 
-from surge.buildout.origin import ConfigError, fail, where
+from surge.buildout.errors import ConfigError, fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import SUPERVISOR_SIZE, Integer, Schema, Setting
-from surge.buildout.template import Template
 
 SETTINGS = Schema("supervisor-settings", {
     "logfile-maxbytes": Setting(SUPERVISOR_SIZE),

@@ -51,8 +51,8 @@ import tempfile
 import jinja2
 
 from surge.buildout import tracing
-from surge.buildout.checking import CheckFailed, check_file
-from surge.buildout.origin import ConfigError, where
+from surge.buildout.checker_command import CheckFailed, check_file
+from surge.buildout.errors import ConfigError, where
 
 
 class Template:

@@ -18,7 +18,7 @@ touched, and nothing is removed when the part goes away (runtime state).
 import os
 import pwd
 
-from surge.buildout.origin import ConfigError, where
+from surge.buildout.errors import ConfigError, where
 
 
 class Directories:

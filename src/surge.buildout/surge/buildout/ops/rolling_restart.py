@@ -3,7 +3,7 @@
 How a new release goes live: build it (the instances keep running the old
 code), then run this. Each instance is drained (HAProxy stops sending it
 requests), restarted when idle, warmed and put back before the next one
-(surge.buildout.draining), so every pool keeps all its other instances.
+(surge.buildout.ops.draining), so every pool keeps all its other instances.
 """
 
 import argparse
@@ -13,14 +13,14 @@ import xmlrpc.client
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from surge.buildout.draining import port_of, restart_drained
+from surge.buildout.ops.draining import port_of, restart_drained
 
 
 def log(message):
     print(f"{datetime.datetime.now():%H:%M:%S} rolling-restart: {message}", flush=True)
 
 
-def main(socket_path, group, drain_directory, drain_seconds, address, warm_path, argv=None):
+def main(*, socket_path, group, drain_directory, drain_seconds, address, warm_path, argv=None):
     parser = argparse.ArgumentParser(prog="bin/rolling-restart", description=__doc__.split("\n\n")[0])
     parser.add_argument("instances", nargs="*", metavar="PORT", type=int,
                         help="only these instances (default: every instance of this server)")

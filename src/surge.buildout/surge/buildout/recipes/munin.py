@@ -24,10 +24,10 @@ names [hosts] keys, resolved to addresses here.
 import os
 import shutil
 
+from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys, host_networks, split_bind
-from surge.buildout.origin import fail, where
+from surge.buildout.rendering import Template
 from surge.buildout.schema import EXISTING_DIRECTORY, PROGRAM, Integer, Schema, Setting
-from surge.buildout.template import Template
 
 NODE_SETTINGS = Schema("munin-node-settings", {
     "binary": Setting(PROGRAM),

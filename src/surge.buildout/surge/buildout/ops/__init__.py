@@ -1,0 +1,1 @@
+"""The programs the servers run (bin/backup, bin/logs, bin/rolling-restart, ...)."""

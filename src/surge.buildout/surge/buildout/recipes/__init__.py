@@ -1,0 +1,1 @@
+"""The zc.buildout recipes: each renders, checks or provisions one thing."""
