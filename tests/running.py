@@ -14,12 +14,14 @@ import time
 from conftest import Server, all_running, port_open, run, wait_until
 from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
+from surge.cluster import topology
 
-WEB_1, WEB_2, APP_MASTER, APP_SLAVE = "127.0.1.11", "127.0.1.12", "127.0.1.21", "127.0.1.22"
-HTTPS = 8443
-HAPROXY, BASE = 8200, 8101
-# The path of the site as web-1's nginx rewrites it for Zope.
-VHM = "/VirtualHostBase/https/127.0.1.11:8443/Plone/VirtualHostRoot"
+# The cluster's addresses and ports, from its manifest.
+WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (topology.ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
+HTTPS = topology.HTTPS_PORT
+HAPROXY, BASE = topology.HAPROXY_PORT, topology.INSTANCE_BASE_PORT
+# The path of the site as the web servers' nginx rewrites it for Zope.
+VHM = topology.VIRTUAL_HOST_PREFIX
 
 
 def exchange(connection, method, path, headers, body):

@@ -26,6 +26,8 @@ from running import (
     BASE,
     HAPROXY,
     VHM,
+    WEB_1,
+    WEB_2,
     admin_authorization,
     all_instances_up,
     app_tier_running,
@@ -35,8 +37,11 @@ from running import (
     load,
     request,
 )
+from surge.cluster.topology import SPARE_ADDRESS
 
 THREADS = 2
+# A third app server's address: the next free one after the manifest's.
+THIRD = SPARE_ADDRESS
 pytestmark = pytest.mark.slow
 
 
@@ -109,18 +114,18 @@ def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluste
     # Its top-level file, as app-3 would build it here: app-slave's with its own address.
     with open(os.path.join(directory, "app-3.cfg"), "w") as stream:
         stream.write("[buildout]\nextends = ../app-slave/cluster.cfg\n\n"
-                     "[hosts]\napp-3 = 127.0.1.23\nserver = ${hosts:app-3}\n")
+                     f"[hosts]\napp-3 = {THIRD}\nserver = ${{hosts:app-3}}\n")
     files = " ".join(f"{name}=../{name}/cluster.cfg" for name in ("web-1", "web-2", "app-master", "app-slave"))
     try:
-        run([*build, "hosts:app-3=127.0.1.23", "topology:app-servers=app-master app-slave app-3",
+        run([*build, f"hosts:app-3={THIRD}", "topology:app-servers=app-master app-slave app-3",
              f"topology:server-files={files} app-3=app-3.cfg"], cwd=directory)
         haproxy = open(os.path.join(directory, "etc", "haproxy.cfg")).read()
-        assert sorted(re.findall(r"^\s*server app-3-(\d+) 127\.0\.1\.23:(\d+) ", haproxy, re.M)) == [
+        assert sorted(re.findall(rf"^\s*server app-3-(\d+) {re.escape(THIRD)}:(\d+) ", haproxy, re.M)) == [
             (str(port), str(port)) for port in (BASE, BASE + 1)]
-        assert "127.0.1.23/32" in open(os.path.join(directory, "etc", "pg_hba.conf")).read()
+        assert f"{THIRD}/32" in open(os.path.join(directory, "etc", "pg_hba.conf")).read()
     finally:
         run(build, cwd=directory)
-    assert "127.0.1.23" not in open(os.path.join(directory, "etc", "haproxy.cfg")).read()
+    assert THIRD not in open(os.path.join(directory, "etc", "haproxy.cfg")).read()
 
 
 # Running
@@ -129,7 +134,7 @@ def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluste
 def test_site_was_created_with_purging_of_both_web_servers(app_servers):
     _, created = app_servers
     assert "created /Plone with surge.policy:default" in created
-    assert "Plone purges http://127.0.1.11:6081 http://127.0.1.12:6081" in created
+    assert f"Plone purges http://{WEB_1}:6081 http://{WEB_2}:6081" in created
 
 
 def test_create_site_a_second_time_changes_nothing(app_servers):

@@ -1,5 +1,5 @@
 """The whole site through its real front door: bin/cluster up, then
-https://127.0.1.11:8443/ and https://127.0.1.12:8443/ with real Plone,
+both web servers (the addresses of surge.cluster.topology) with real Plone,
 nginx, Varnish, HAProxy, PostgreSQL and memcached (the seed's promises).
 """
 

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from conftest import repo_path, run
+from surge.cluster import topology
 from surge.loadtest.forms import find_form, same_site
 from surge.loadtest.phases import phase_at, phases
 from surge.loadtest.report import figures, percentile
@@ -64,9 +65,9 @@ def test_the_edit_form_is_read_as_a_browser_would_submit_it():
 
 
 def test_a_visitor_follows_the_sites_links_on_the_server_it_picked():
-    sites = ["https://127.0.1.11:8443", "https://127.0.1.12:8443"]
+    sites = topology.site_urls()
     # Plone's absolute URLs name the public site (web-1's address in the cluster).
-    assert same_site("https://127.0.1.11:8443/desk/page/@@edit", sites) == "/desk/page/@@edit"
+    assert same_site(f"{sites[0]}/desk/page/@@edit", sites) == "/desk/page/@@edit"
     assert same_site("/++theme++surge/surge.css?v=2", sites) == "/++theme++surge/surge.css?v=2"
     assert same_site("https://cdn.example.net/lib.js", sites) is None
     assert same_site("relative.css", sites) is None
@@ -134,8 +135,9 @@ def built(tmp_path_factory):
 @pytest.mark.parametrize("setting, value, message", [
     ("spike_users", "lots", "buildout.cfg: [loadtest-settings] spike-users = 'lots' is not a whole number"),
     ("member_think", "9-3", "buildout.cfg: [loadtest-settings] member-think = '9-3' is not MIN-MAX seconds"),
-    ("sites", "127.0.1.11:8443", "buildout.cfg: [loadtest-settings] sites = '127.0.1.11:8443' is not a list"),
-    ("authors", "0", "buildout.cfg: [loadtest-settings] authors = '0' must be at least 1"),
+    ("sites", "web-1:8443", "buildout.cfg: [loadtest-settings] sites = 'web-1:8443' has 'web-1:8443', which is not "
+     "a http or https URL"),
+    ("authors", "0", "buildout.cfg: [loadtest-settings] authors = '0' is out of range: a whole number from 1"),
     ("lull_users", "1500", "dev-loadtest.cfg: [loadtest-settings] spike-users = '1000' is smaller than lull-users"),
 ])
 def test_a_bad_setting_fails_the_build_and_keeps_the_live_settings(built, tmp_path, setting, value, message):

@@ -25,10 +25,13 @@ from conftest import (
     wait_until,
 )
 from standin import StandIn
+from surge.cluster import topology
 
-WEB_1, APP_MASTER = "127.0.1.11", "127.0.1.21"
-HTTPS, HTTP, VARNISH, STATUS, HAPROXY = 8443, 8080, 6081, 8090, 8200
-VHM = f"/VirtualHostBase/https/{WEB_1}:{HTTPS}/Plone/VirtualHostRoot"
+WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (topology.ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
+HTTPS, HTTP, HAPROXY = topology.HTTPS_PORT, topology.HTTP_PORT, topology.HAPROXY_PORT
+# Ports of production's base.cfg, which the overlay keeps.
+VARNISH, STATUS = 6081, 8090
+VHM = topology.VIRTUAL_HOST_PREFIX
 pytestmark = pytest.mark.slow
 
 
@@ -245,7 +248,7 @@ def test_session_and_status_message_cookies_make_a_page_personal(web_1, cookie):
 
 
 def test_purge_from_a_non_app_address_is_refused(web_1):
-    assert plain("PURGE", WEB_1, VARNISH, VHM + "/anything", source="127.0.1.12")[0] == 403
+    assert plain("PURGE", WEB_1, VARNISH, VHM + "/anything", source=WEB_2)[0] == 403
 
 
 def test_purge_from_an_app_server_works(web_1):
@@ -259,7 +262,7 @@ def test_purge_from_an_app_server_works(web_1):
 def test_ban_from_an_app_server_works(web_1):
     path = new_path("banned")
     https("GET", path, web_1)
-    assert plain("BAN", WEB_1, VARNISH, VHM + "/banned-", source="127.0.1.22")[0] == 200
+    assert plain("BAN", WEB_1, VARNISH, VHM + "/banned-", source=APP_SLAVE)[0] == 200
     assert https("GET", path, web_1)[1]["X-Cache"] == "MISS"
 
 

@@ -10,20 +10,14 @@ import os
 import zc.buildout.buildout
 
 from surge.buildout import secretsfile
-from surge.cluster.topology import HTTP_PORT, HTTPS_PORT, SERVERS
-
-# The site's public name on this machine: web-1's address.
-PUBLIC_ADDRESS = SERVERS[0].address
+from surge.cluster import topology
+from surge.cluster.topology import SERVERS
 
 OVERLAY = "cluster.cfg"
 
 
 # One machine holds all four servers: few, small instances and caches.
 SMALL = """
-[users]
-# The instances need a user that exists here.
-zope = nobody
-
 [instance-settings]
 count = 2
 
@@ -58,7 +52,7 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         f"local = {server.address}",
         "# One public name for the site, as in production: both web servers build the",
         "# same virtual host URLs, so Plone's purges reach both Varnishes.",
-        f"public = {PUBLIC_ADDRESS}",
+        f"public = {topology.PUBLIC_ADDRESS}",
         "# Every loopback connection comes from 127.0.0.1, whatever server it is for.",
         "loopback = 127.0.0.1",
         "",
@@ -71,11 +65,20 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "munin-sources = munin loopback",
         "",
         "[ports]",
-        f"nginx-https = {HTTPS_PORT}",
-        f"nginx-http = {HTTP_PORT}",
+        f"nginx-https = {topology.HTTPS_PORT}",
+        f"nginx-http = {topology.HTTP_PORT}",
+        "# Pinned from the cluster's manifest (surge.cluster.topology), which bin/cluster and the tests read.",
+        f"haproxy = {topology.HAPROXY_PORT}",
+        f"haproxy-stats = {topology.HAPROXY_STATS_PORT}",
+        f"instance-base = {topology.INSTANCE_BASE_PORT}",
+        "",
+        "[users]",
+        "# The instances need a user that exists here.",
+        f"zope = {topology.ZOPE_USER}",
         "",
         "[settings]",
-        f"secrets-file = {os.path.join(root, 'secrets.cfg')}",
+        f"site-id = {topology.SITE_ID}",
+        f"secrets-file = {topology.secrets_file(root)}",
         "",
         "[releases]",
         f"find-links = {os.path.join(root, 'releases')}",

@@ -17,18 +17,23 @@ import ssl
 import subprocess
 import time
 
-from surge.cluster.topology import HTTPS_PORT, SERVERS
+from surge.buildout.progress import sayer
+from surge.cluster.topology import (
+    ADDRESS,
+    HAPROXY_STATS_PORT,
+    HTTPS_PORT,
+    SERVERS,
+    ZOPE_USER,
+    ca_file,
+    site_urls,
+)
 
-# The order servers start in; down goes the other way.
-START_ORDER = ("app-master", "app-slave", "web-1", "web-2")
-# [ports] haproxy (the frontend Varnish sends its misses to) and haproxy-stats.
-HAPROXY_PORT = 8200
-HAPROXY_STATS_PORT = 8202
+# The order servers start in (the manifest's); down goes the other way.
+START_ORDER = tuple(server.name for server in SERVERS)
 DEADLINE = 300
 
 
-def say(message):
-    print(f"cluster: {message}", flush=True)
+say = sayer("cluster")
 
 
 def supervisorctl(directory, *args):
@@ -93,19 +98,13 @@ def instances_up(address, prefix=""):
 
 
 def front_page(root, address):
-    context = ssl.create_default_context(cafile=os.path.join(root, "tls", "ca.crt"))
+    context = ssl.create_default_context(cafile=ca_file(root))
     connection = http.client.HTTPSConnection(address, HTTPS_PORT, context=context, timeout=30)
     try:
         connection.request("GET", "/")
         return connection.getresponse().status == 200
     finally:
         connection.close()
-
-
-def zope_user(directory):
-    """The user the server's instances (and so create-site) run as, from its build."""
-    with open(os.path.join(directory, "bin", "create-site")) as stream:
-        return re.search(r'run_as="([^"]+)"', stream.read()).group(1)
 
 
 def start(root, name):
@@ -124,9 +123,8 @@ def start(root, name):
 def create_site(root):
     directory = os.path.join(root, "app-master")
     command = [os.path.join(directory, "bin", "create-site")]
-    user = zope_user(directory)
-    if os.geteuid() == 0 and user != "root":
-        command = ["runuser", "-u", user, "--", *command]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", ZOPE_USER, "--", *command]
     result = subprocess.run(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode:
         raise SystemExit(f"cluster: create-site failed:\n{result.stdout.strip()}")
@@ -135,7 +133,7 @@ def create_site(root):
 
 
 def up(root):
-    address = {server.name: server.address for server in SERVERS}
+    address = ADDRESS
     started = time.monotonic()
     for name in START_ORDER:
         start(root, name)
@@ -150,8 +148,8 @@ def up(root):
         else:
             wait_for(lambda: front_page(root, address[name]), f"the front page through {name}")
     say(f"up in {time.monotonic() - started:.0f} s:")
-    for name in ("web-1", "web-2"):
-        say(f"  https://{address[name]}:{HTTPS_PORT}/  (trust {os.path.join(root, 'tls', 'ca.crt')})")
+    for url in site_urls():
+        say(f"  {url}/  (trust {ca_file(root)})")
     say(f"  HAProxy: http://{address['app-master']}:{HAPROXY_STATS_PORT}/   "
         f"graphs: https://{address['web-1']}:{HTTPS_PORT}/_surge/munin/")
     return 0

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from surge.buildout.progress import sayer
 from surge.loadtest import content, cpu, results, samples, settings, wrk
 from surge.loadtest.bench_cluster import Cluster
 from surge.loadtest.phases import phases
@@ -36,8 +37,7 @@ BENCHMARKS = ("builds", "web", "members", "spike")
 HERE = os.path.dirname(__file__)
 
 
-def say(message):
-    print(f"bench: {message}", flush=True)
+say = sayer("bench")
 
 
 def measured(name, run, reproduce, accounting=True):
@@ -76,6 +76,8 @@ class Bench:
     def __init__(self, repository, config, output, loadtest_output, eggs_directory, args):
         self.repository, self.eggs_directory, self.args = repository, eggs_directory, args
         self.options = settings.read_config(config)
+        for key, value in settings.cluster_defaults(self.options, repository).items():
+            setattr(self.options, key, value)
         # The accounts bin/loadtest made and logs in with.
         self.options.account_password = content.account_password(os.path.join(loadtest_output, "accounts.cfg"))
         self.cluster = Cluster(repository, self.options)
@@ -224,7 +226,7 @@ class Bench:
 
     # builds
     def builds(self):
-        from surge.cluster import command as cluster
+        from surge.cluster import building as cluster
 
         root = os.path.join(os.path.dirname(self.directory), "builds")
         shutil.rmtree(root, ignore_errors=True)

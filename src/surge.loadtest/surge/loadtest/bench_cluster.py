@@ -8,7 +8,7 @@ import ssl
 import subprocess
 import urllib.parse
 
-from surge.cluster import running
+from surge.cluster import running, topology
 from surge.cluster.topology import SERVERS
 from surge.loadtest import content
 
@@ -19,13 +19,10 @@ INSTANCE = re.compile(r"^app-.*-\d+$")
 class Cluster:
     def __init__(self, repository, options):
         self.repository, self.options = repository, options
-        self.root = os.path.join(repository, "var", "cluster")
+        self.root = topology.default_root(repository)
         self.started = False
         self.site = options.sites.split()[0].rstrip("/")
         self.context = ssl.create_default_context(cafile=options.ca_file or None)
-
-    def server(self, name):
-        return next(server for server in SERVERS if server.name == name)
 
     def start(self):
         """bin/cluster up unless every server runs already."""
@@ -80,10 +77,10 @@ class Cluster:
 
     def pools(self):
         """HAProxy's frontend URL and every instance: name, pool, address, threads (its maxconn)."""
-        address = self.server("app-master").address
+        address = topology.ADDRESS["app-master"]
         instances = [{"name": server, "pool": pool, "address": row["addr"], "threads": int(row["slim"])}
                      for (pool, server), row in running.haproxy_stats(address).items() if INSTANCE.match(server)]
-        return {"haproxy": f"http://{address}:{running.HAPROXY_PORT}", "instances": instances}
+        return {"haproxy": f"http://{address}:{topology.HAPROXY_PORT}", "instances": instances}
 
     def member_cookie(self):
         """The __ac cookie (name=value) of the first load test member."""
@@ -96,7 +93,5 @@ class Cluster:
         raise SystemExit("bench: member-1 could not log in")
 
     def virtual_host_prefix(self):
-        """The path web-1's nginx puts before a page's path for Zope (VirtualHostBase...)."""
-        with open(os.path.join(self.root, "web-1", "etc", "nginx.conf")) as stream:
-            match = re.search(r"proxy_pass http://varnish(/VirtualHostBase/\S+?)\$request_uri;", stream.read())
-        return match.group(1)
+        """The path the web servers' nginx puts before a page's path for Zope (VirtualHostBase...)."""
+        return topology.VIRTUAL_HOST_PREFIX

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from surge.loadtest import content, report, samples
+from surge.loadtest import content, report, samples, settings
 
 HERE = os.path.dirname(__file__)
 LOCUSTFILE = os.path.join(HERE, "locustfile.py")
@@ -31,12 +31,15 @@ def has_option(argv, names):
     return any(arg in names or arg.split("=", 1)[0] in names for arg in argv)
 
 
-def locust_argv(argv, config, run_directory, accounts):
+def locust_argv(argv, config, run_directory, accounts, repository):
     """Locust's command line: our defaults first, so that ARGV overrides them."""
     constant = has_option(argv, CONSTANT)
     files = LOCUSTFILE if constant else f"{LOCUSTFILE},{SHAPE}"
     worker = has_option(argv, {"--worker"})
     defaults = ["-f", files, "--config", config, "--account-password", content.account_password(accounts)]
+    if not has_option(argv, {"--sites"}):
+        for key, value in settings.cluster_defaults(settings.read_config(config), repository).items():
+            defaults += [f"--{key.replace('_', '-')}", value]
     if not worker and not has_option(argv, {"-l", "--list", "-h", "--help"}):
         defaults += ["--headless", "--csv", os.path.join(run_directory, "locust"), "--csv-full-history",
                      "--html", os.path.join(run_directory, "report.html"),
@@ -59,10 +62,10 @@ def run_locust(argv):
     return 0
 
 
-def main(config, output, argv=None):
+def main(config, output, repository, argv=None):
     argv = sys.argv[1:] if argv is None else argv
     run_directory = os.path.join(output, time.strftime("%Y%m%d-%H%M%S"))
-    code = run_locust(locust_argv(argv, config, run_directory, os.path.join(output, "accounts.cfg")))
+    code = run_locust(locust_argv(argv, config, run_directory, os.path.join(output, "accounts.cfg"), repository))
     requests = os.path.join(run_directory, "requests.csv")
     if os.path.exists(os.path.join(run_directory, "report.html")):
         rows = samples.read(requests) if os.path.exists(requests) else []

@@ -8,11 +8,13 @@ runs the same mix.
 import argparse
 import random
 
+from surge.cluster import topology
+
 # (option, type, default, help). Think times are "MIN-MAX" seconds. The
 # defaults are [loadtest-settings]'s (tests/test_loadtest.py keeps them equal).
 SETTINGS = (
-    ("sites", str, "https://127.0.1.11:8443 https://127.0.1.12:8443",
-     "the site's base URLs; each visitor picks one, as DNS round robin would"),
+    ("sites", str, "", "the site's base URLs; each visitor picks one, as DNS round robin would "
+     "(empty: the one-machine cluster's web servers)"),
     ("anonymous-weight", int, 90, "share of anonymous visitors among the visitors that are not authors"),
     ("member-weight", int, 10, "share of logged-in members among the visitors that are not authors"),
     ("authors", int, 2, "authors editing throughout, whatever the load (a fixed number)"),
@@ -30,8 +32,10 @@ SETTINGS = (
     ("news", int, 20, "news items"),
     ("members", int, 120, "member accounts (the authors have their own)"),
     ("account-password", str, "", "password of the load test's accounts (bin/loadtest sets it)"),
-    ("ca-file", str, "", "the CA that signed the site's certificate, when it is not a public one"),
-    ("admin-password-file", str, "", "secrets file with zope-admin-password, to make the content and accounts"),
+    ("ca-file", str, "", "the CA that signed the site's certificate, when it is not a public one "
+     "(with empty sites: the cluster's)"),
+    ("admin-password-file", str, "", "secrets file with zope-admin-password, to make the content and accounts "
+     "(with empty sites: the cluster's)"),
     ("samples", str, "", "write every request (time, class, name, ms, failed) to this CSV file"),
 )
 
@@ -48,6 +52,16 @@ def read_config(path):
                 if key in kinds:
                     values[key] = kinds[key](value)
     return argparse.Namespace(**values)
+
+
+def cluster_defaults(options, repository):
+    """{option: value} for the one-machine cluster (surge.cluster's manifest) where OPTIONS leaves sites empty."""
+    if options.sites.strip():
+        return {}
+    root = topology.default_root(repository)
+    found = {"sites": " ".join(topology.site_urls()), "ca_file": topology.ca_file(root),
+             "admin_password_file": topology.secrets_file(root)}
+    return {key: value for key, value in found.items() if not getattr(options, key).strip()}
 
 
 def add_arguments(parser):

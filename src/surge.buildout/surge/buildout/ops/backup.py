@@ -23,6 +23,8 @@ import pwd
 import subprocess
 import time
 
+from surge.buildout.progress import sayer
+
 
 def as_postgres(user, argv):
     if pwd.getpwuid(os.geteuid()).pw_name == user or os.geteuid() != 0:
@@ -30,8 +32,7 @@ def as_postgres(user, argv):
     return ["runuser", "-u", user, "--", *argv]
 
 
-def say(message):
-    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {message}", flush=True)
+say = sayer(timestamps=True)
 
 
 def dump(bin_dir, user, socket_dir, port, database, folder):

@@ -22,9 +22,9 @@ THINK_TIME = Text(THINK.pattern.strip("^$"), "MIN-MAX seconds (e.g. 2-8)")
 NOT_SETTINGS = {"output", "config"}
 
 SETTINGS = Schema("loadtest-settings", {
-    "sites": Setting(Urls()),
+    "sites": Setting(Urls(), empty=True),
     "ca-file": Setting(Path(), empty=True),
-    "admin-password-file": Setting(Path()),
+    "admin-password-file": Setting(Path(), empty=True),
     "anonymous-weight": Setting(Integer(0, 1000)),
     "member-weight": Setting(Integer(0, 1000)),
     "authors": Setting(Integer(1, 1000)),
