@@ -188,8 +188,8 @@ def test_an_instance_over_its_memory_limit_is_drained_and_restarted_without_a_fa
     build = [os.path.join(slave, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
     log_path = os.path.join(slave, "var", "log", "memory-watch.log")
     try:
-        # Every instance is over 50 MB: each is drained and restarted, one at a time.
-        run([*build, "instance-settings:memory-limit=50", "instance-settings:memory-check=TICK_5"], cwd=slave)
+        # Every instance is over 100 MB (about 200 MB each): each is drained and restarted, one at a time.
+        run([*build, "instance-settings:memory-limit=100", "instance-settings:memory-check=TICK_5"], cwd=slave)
         supervisorctl(slave, "update", check=True)
         answers, failures = load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "anonymous"},
                                  clients=8, seconds=40)

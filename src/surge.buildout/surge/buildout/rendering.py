@@ -52,10 +52,13 @@ import jinja2
 
 from surge.buildout import tracing
 from surge.buildout.checker_command import CheckFailed, check_file
-from surge.buildout.errors import ConfigError, where
+from surge.buildout.errors import ConfigError, fail, where
 
 
 class Template:
+    #: The schema of the settings section a subclass reads (surge.buildout.schema.Schema), if any.
+    schema = None
+
     def __init__(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
         for key in ("input", "output"):
@@ -73,6 +76,9 @@ class Template:
         self.template_name = os.path.relpath(self.input, directory)
         self.settings_section = options.get("settings", "").strip()
         self.settings = dict(buildout[self.settings_section]) if self.settings_section else {}
+        if self.schema is not None:
+            # The checks part validated it already when it is in the build; a recipe never trusts that.
+            fail(self.schema.problems(buildout, where))
         # Render and check now, while nothing is installed yet: a template
         # error or a refused file stops the build before any part is touched.
         self.text = self.render()

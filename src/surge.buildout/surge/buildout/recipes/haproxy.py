@@ -53,6 +53,8 @@ SETTINGS = Schema("haproxy-settings", {
 
 
 class Haproxy(Template):
+    schema = SETTINGS
+
     def derive(self):
         problems = []
         instances = self.buildout[self.options["instances"]]

@@ -45,6 +45,8 @@ SETTINGS = Schema("loadtest-settings", {
 
 
 class Loadtest(Template):
+    schema = SETTINGS
+
     def derive(self):
         values = {key: value.strip() for key, value in self.settings.items() if key not in NOT_SETTINGS}
 

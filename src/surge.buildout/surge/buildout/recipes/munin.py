@@ -111,6 +111,8 @@ class MuninPluginLinks:
 
 
 class MuninMaster(Template):
+    schema = MASTER_SETTINGS
+
     def derive(self):
         nodes = [{"key": key, "address": self.buildout["hosts"].get(key, "")}
                  for key in self.options["servers"].split()]

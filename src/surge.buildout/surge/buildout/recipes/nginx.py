@@ -67,6 +67,8 @@ SETTINGS = Schema("nginx-settings", {
 
 
 class Nginx(Template):
+    schema = SETTINGS
+
     def derive(self):
         settings = self.settings
         problems = []

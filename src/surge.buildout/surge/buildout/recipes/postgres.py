@@ -89,6 +89,8 @@ class PostgresHba(Template):
 
 
 class Postgres(Template):
+    schema = SETTINGS
+
     def __init__(self, buildout, name, options):
         bin_directory = buildout[options["settings"]]["bin"]
         # PostgreSQL's own check, as its user; published, so bin/cluster check reruns it.

@@ -31,6 +31,8 @@ SETTINGS = Schema("rsyslog-settings", {
 
 
 class Rsyslog(Template):
+    schema = SETTINGS
+
     def derive(self):
         problems, files, drops = [], [], []
         for line in self.lines("files"):

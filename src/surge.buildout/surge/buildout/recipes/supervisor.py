@@ -55,6 +55,8 @@ NOT_FOR_LISTENERS = ("redirect-stderr", "stdout-logfile-maxbytes", "stdout-logfi
 
 
 class Supervisor(Template):
+    schema = SETTINGS
+
     def derive(self):
         names = self.options.get("programs", "").split()
         if not names:

@@ -38,6 +38,8 @@ SETTINGS = Schema("varnish-settings", {
 
 
 class Varnish(Template):
+    schema = SETTINGS
+
     def derive(self):
         purgers, problems = addresses_of_keys(self.buildout, self.options["purgers"].split(),
                                               where(self.buildout, self.name, "purgers"))

@@ -25,6 +25,8 @@ SETTINGS = Schema("beaker-settings", {
 
 
 class Wsgi(Template):
+    schema = SETTINGS
+
     def derive(self):
         section = self.options.get("threads-from", "").strip()
         if not section:
