@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from surge.cluster.command import seed_eggs
+from surge.cluster.building import seed_eggs
 
 
 @pytest.mark.parametrize("versioned", [("v5",), ("v5", "cp311")])

@@ -113,7 +113,7 @@ def test_cluster_check_passes_every_rendered_file(cluster):
     output = run([repo_path("bin", "cluster"), "check", "--root", root]).stdout
     for server in ("web-1", "web-2"):
         for name, checker in (("etc/nginx.conf", "nginx"), ("etc/varnish.vcl", "varnishd"),
-                              ("etc/supervisord.conf", "supervisor-check")):
+                              ("etc/supervisord.conf", "supervisor")):
             assert any(line.split()[:3] == [server, name, "ok"] and checker in line
                        for line in output.splitlines()), f"{server} {name} was not checked by {checker}"
 

@@ -13,8 +13,9 @@ check
     render beside it as OUTPUT.rejected. The check runs when the part is
     read, so every file of the build is checked before zc.buildout
     uninstalls or installs any part: one refused file changes nothing. Only
-    a checker that this build itself makes (a script in bin/ that does not
-    exist yet, on the first build) runs when the part is installed.
+    a checker in this build's bin/ (a script the build may make anew) runs
+    when the part is installed. ``{python}`` in the command is the build's
+    own Python with its import path (surge.buildout.checker_command).
 check-timeout
     Seconds the check may take (default 120).
 comment
@@ -124,13 +125,13 @@ class Template:
             os.makedirs(directory, exist_ok=True)
 
     def checker_exists(self):
-        """False only for a checker this build makes itself and has not made yet (bin/ on a first build)."""
+        """False for a checker in this build's bin/: the build may make it anew, so it runs at install time."""
         command = self.command()
         if not command:
             return True
         program = shlex.split(command)[0]
         bin_directory = self.buildout["buildout"]["bin-directory"]
-        return os.path.exists(program) or not program.startswith(bin_directory.rstrip(os.sep) + os.sep)
+        return not program.startswith(bin_directory.rstrip(os.sep) + os.sep)
 
     def check_staged(self):
         """Check the render in a staged copy beside the live file; a refused one is kept as .rejected."""

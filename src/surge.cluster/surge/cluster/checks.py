@@ -26,8 +26,7 @@ def check_server(directory):
     results = []
     for _part, output, command in checked_files(directory):
         try:
-            argv = check_file(command, output)
-            results.append((output, True, os.path.basename(argv[0])))
+            results.append((output, True, check_file(command, output)))
         except CheckFailed as failure:
             results.append((output, False, str(failure)))
     return results

@@ -1,15 +1,20 @@
-"""Checkers for daemons that have no check mode of their own (installed as bin/ scripts)."""
+"""Checkers for daemons that have no check mode of their own.
+
+The build runs them as ``{python} -m surge.buildout.ops.config_checkers
+NAME ARGS...`` with its own Python, so a check never waits for a script the
+same build makes: ``supervisor FILE``, ``pg-hba POSTGRES-BIN USER FILE``.
+"""
 
 import sys
 
 
 def supervisor(argv=None):
-    """bin/supervisor-check FILE: parse FILE with supervisord's own option parser."""
+    """supervisor FILE: parse FILE with supervisord's own option parser."""
     from supervisor.options import ServerOptions
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: supervisor-check SUPERVISORD.CONF", file=sys.stderr)
+        print("usage: supervisor SUPERVISORD.CONF", file=sys.stderr)
         return 2
     options = ServerOptions()
     try:
@@ -25,7 +30,7 @@ def supervisor(argv=None):
 
 
 def pg_hba(argv=None):
-    """bin/pg-hba-check POSTGRES-BIN USER FILE: start a throwaway PostgreSQL with FILE as its pg_hba.conf.
+    """pg-hba POSTGRES-BIN USER FILE: start a throwaway PostgreSQL with FILE as its pg_hba.conf.
 
     PostgreSQL has no check mode for pg_hba.conf; the postmaster refuses to
     start with a file it cannot load, and reports the rules it skipped in
@@ -40,7 +45,7 @@ def pg_hba(argv=None):
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 3:
-        print("usage: pg-hba-check POSTGRES-BIN USER PG_HBA.CONF", file=sys.stderr)
+        print("usage: pg-hba POSTGRES-BIN USER PG_HBA.CONF", file=sys.stderr)
         return 2
     bin_directory, user, path = argv
     folder = tempfile.mkdtemp(prefix="surge-hba-check-")
@@ -77,3 +82,13 @@ def pg_hba(argv=None):
     finally:
         run(f"{bin_directory}/pg_ctl", "stop", "-D", data, "-m", "immediate")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+CHECKERS = {"supervisor": supervisor, "pg-hba": pg_hba}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in CHECKERS:
+        print(f"usage: python -m surge.buildout.ops.config_checkers {{{'|'.join(CHECKERS)}}} ARGS...",
+              file=sys.stderr)
+        sys.exit(2)
+    sys.exit(CHECKERS[sys.argv[1]](sys.argv[2:]))
