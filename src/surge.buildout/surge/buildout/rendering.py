@@ -84,7 +84,7 @@ class Template:
         # error or a refused file stops the build before any part is touched.
         self.text = self.render()
         self.checked = False
-        if not self.unchanged() and self.checker_exists():
+        if not self.unchanged() and self.checks_when_read():
             self.make_directories()
             self.check_staged()
 
@@ -124,7 +124,7 @@ class Template:
         for directory in self.options.get("directories", "").split():
             os.makedirs(directory, exist_ok=True)
 
-    def checker_exists(self):
+    def checks_when_read(self):
         """False for a checker in this build's bin/: the build may make it anew, so it runs at install time."""
         command = self.command()
         if not command:

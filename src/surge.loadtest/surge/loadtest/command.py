@@ -37,7 +37,7 @@ def locust_argv(argv, config, run_directory, accounts, repository):
     files = LOCUSTFILE if constant else f"{LOCUSTFILE},{SHAPE}"
     worker = has_option(argv, {"--worker"})
     defaults = ["-f", files, "--config", config, "--account-password", content.account_password(accounts)]
-    if not has_option(argv, {"--sites"}):
+    if not has_option(argv, {"--sites", "-l", "--list", "-h", "--help"}):
         for key, value in settings.cluster_defaults(settings.read_config(config), repository).items():
             defaults += [f"--{key.replace('_', '-')}", value]
     if not worker and not has_option(argv, {"-l", "--list", "-h", "--help"}):
