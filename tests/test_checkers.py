@@ -34,7 +34,7 @@ def quoted_program(root):
 CHECKERS = [
     ("web-2", "nginx -t", "nginx-settings:client-max-body-size=99999999999g", "nginx-settings:retry-after=31",
      ['"client_max_body_size" directive invalid value',
-      "it uses cluster.cfg: [nginx-settings] client-max-body-size"]),
+      "it uses the command line: [nginx-settings] client-max-body-size = '99999999999g'"]),
     ("web-2", "varnishd -C", "varnish-settings:includes={vcl}", "nginx-settings:retry-after=31",
      ["VCL compilation failed", "bad-include.vcl"]),
     ("app-master", "haproxy -c", "haproxy-settings:group=nosuchgroup", "instance-settings:zodb-cache-size=40000",
