@@ -120,7 +120,7 @@ def app_tier_running(root):
         wait_until(lambda: all_running(master), 180, "every program of app-master")
         wait_until(lambda: all(row["status"] == "UP" for (_, name), row in instance_rows().items()
                                if name.startswith("app-master-")), 180, "app-master's instances are up")
-        created = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")],
+        created = run(["runuser", "-u", topology.ZOPE_USER, "--", os.path.join(master, "bin", "create-site")],
                       cwd=master, timeout=600).stdout
         started.append(start(root, "app-slave"))
         wait_until(lambda: all_running(slave), 180, "every program of app-slave")

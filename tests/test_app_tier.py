@@ -37,7 +37,7 @@ from running import (
     load,
     request,
 )
-from surge.cluster.topology import SPARE_ADDRESS
+from surge.cluster.topology import SPARE_ADDRESS, ZOPE_USER
 
 THREADS = 2
 # A third app server's address: the next free one after the manifest's.
@@ -141,7 +141,7 @@ def test_site_was_created_with_purging_of_both_web_servers(app_servers):
 def test_create_site_a_second_time_changes_nothing(app_servers):
     root, _ = app_servers
     master = os.path.join(root, "app-master")
-    again = run(["runuser", "-u", "nobody", "--", os.path.join(master, "bin", "create-site")], cwd=master).stdout
+    again = run(["runuser", "-u", ZOPE_USER, "--", os.path.join(master, "bin", "create-site")], cwd=master).stdout
     assert "/Plone exists; nothing to do" in again and "Plone purges" not in again
 
 
