@@ -214,18 +214,6 @@ class Names(Type):
 
 
 @dataclass
-class User(Type):
-    def problem(self, value, buildout):
-        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
-            return "is not a user name"
-        try:
-            pwd.getpwnam(value)
-        except KeyError:
-            return "is no user on this machine"
-        return None
-
-
-@dataclass
 class Setting:
     type: Type
     #: Whether the empty value is allowed (a feature turned off, a list of nothing).
