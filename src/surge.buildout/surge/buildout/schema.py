@@ -14,7 +14,6 @@ Types of lists check each word (or line) and name the bad one.
 import difflib
 import ipaddress
 import os
-import pwd
 import re
 import urllib.parse
 from dataclasses import dataclass, field
