@@ -99,16 +99,6 @@ class Boolean(Choice):
 
 
 @dataclass
-class Host(Type):
-    """A host name or an IP address (no wildcard)."""
-
-    def problem(self, value, buildout):
-        if value in WILDCARDS or not valid_host(value):
-            return "is not a host name or IP address"
-        return None
-
-
-@dataclass
 class Path(Type):
     """An absolute path; with ``exists`` it must be a file (``executable``: a program) or, with ``directory``, a
     directory on this machine. With ``many``, paths separated by white space."""
@@ -265,7 +255,6 @@ POSTGRES_SIZE = Quantity("size", ("kB", "MB", "GB", "TB"), examples="512MB or 2G
 ZCONFIG_SIZE = Quantity("size", ("KB", "MB", "GB"), case_sensitive=False, examples="200mb or 2gb")
 SUPERVISOR_SIZE = Quantity("size", ("KB", "MB", "GB"), examples="50MB")
 RSYSLOG_SIZE = Quantity("size", ("k", "m", "g"), examples="512m or 2g")
-PORT = Integer(1, 65535)
 SECONDS = Integer(1, unit="seconds")
 PROGRAM = Path(exists=True, executable=True)
 EXISTING_FILE = Path(exists=True)
@@ -273,4 +262,3 @@ EXISTING_DIRECTORY = Path(exists=True, directory=True)
 HOST_KEYS = Names(r"[\w.-]+", "a [hosts] key", section="hosts")
 SQL_NAME = Text(r"[a-z_][a-z0-9_]{0,62}", "a PostgreSQL name (lower case letters, digits, _)")
 TICK = Choice(("TICK_5", "TICK_60", "TICK_3600"))
-PROGRAMS = Path(exists=True, executable=True, many=True)
