@@ -11,15 +11,19 @@ import ssl
 import threading
 import time
 
-from conftest import Server, all_running, port_open, run, wait_until
+from conftest import port_open, wait_until
 from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
 
-# The cluster's addresses and ports, from its manifest.
-WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (topology.ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
-HTTPS = topology.HTTPS_PORT
+# The cluster's addresses and ports, from its manifest: the tests' one place for them.
+ADDRESS = topology.ADDRESS
+WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
+SPARE = topology.SPARE_ADDRESS
+HTTPS, HTTP = topology.HTTPS_PORT, topology.HTTP_PORT
 HAPROXY, BASE = topology.HAPROXY_PORT, topology.INSTANCE_BASE_PORT
+ZOPE_USER = topology.ZOPE_USER
+SITE_URLS = topology.site_urls()
 # The path of the site as the web servers' nginx rewrites it for Zope.
 VHM = topology.VIRTUAL_HOST_PREFIX
 
@@ -102,46 +106,25 @@ def all_instances_up():
     return len(rows) == 4 and all(row["status"] == "UP" for row in rows.values())
 
 
-def start(root, name):
-    directory = os.path.join(root, name)
-    return Server([os.path.join(directory, "bin", "supervisord"), "-n"], directory,
-                  os.path.join(root, f"{name}-supervisord.log"))
-
-
 @contextlib.contextmanager
 def app_tier_running(root):
-    """app-master and app-slave running with the site created; yields create-site's output."""
-    master, slave = os.path.join(root, "app-master"), os.path.join(root, "app-slave")
-    started = []
+    """app-master and app-slave running with the site created (the cluster library's start sequence);
+    yields create-site's output."""
+    names = ("app-master", "app-slave")
     try:
-        started.append(start(root, "app-master"))
-        # The instances create RelStorage's schema and Zope's root when they
-        # first start; the site is created once they answer HAProxy's checks.
-        wait_until(lambda: all_running(master), 180, "every program of app-master")
-        wait_until(lambda: all(row["status"] == "UP" for (_, name), row in instance_rows().items()
-                               if name.startswith("app-master-")), 180, "app-master's instances are up")
-        created = run(["runuser", "-u", topology.ZOPE_USER, "--", os.path.join(master, "bin", "create-site")],
-                      cwd=master, timeout=600).stdout
-        started.append(start(root, "app-slave"))
-        wait_until(lambda: all_running(slave), 180, "every program of app-slave")
-        wait_until(all_instances_up, 120, "HAProxy sees every instance up")
-        yield created
+        yield cluster_running.up(root, names)
     finally:
-        for server in reversed(started):
-            server.stop(timeout=120)
+        cluster_running.down(root, names)
         for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
             wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
 
 
 @contextlib.contextmanager
-def web_server_running(root, name, address):
-    """The web server NAME (nginx, Varnish, varnishncsa, rsyslog) running."""
-    directory = os.path.join(root, name)
-    server = start(root, name)
+def web_server_running(root, name):
+    """The web server NAME (nginx, Varnish, varnishncsa, rsyslog) running in front of the app tier."""
     try:
-        wait_until(lambda: port_open(address, HTTPS), 60, f"{name}'s nginx answers")
-        wait_until(lambda: all_running(directory), 60, f"every program of {name}")
-        yield directory
+        cluster_running.up(root, (name,))
+        yield os.path.join(root, name)
     finally:
-        server.stop()
-        wait_until(lambda: not port_open(address, HTTPS), 30, f"{name}'s nginx is gone")
+        cluster_running.down(root, (name,))
+        wait_until(lambda: not port_open(topology.ADDRESS[name], HTTPS), 30, f"{name}'s nginx is gone")

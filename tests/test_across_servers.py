@@ -7,9 +7,7 @@ import os
 import pytest
 
 from conftest import bad_setting_fails_and_keeps_live_files
-from surge.cluster.topology import SERVERS
-
-ADDRESS = {server.name: server.address for server in SERVERS}
+from running import ADDRESS
 
 CASES = [
     # app-master's HAProxy would give app-slave's instances 3 requests each; app-slave runs 2 threads.

@@ -25,9 +25,11 @@ from running import (
     APP_SLAVE,
     BASE,
     HAPROXY,
+    SPARE,
     VHM,
     WEB_1,
     WEB_2,
+    ZOPE_USER,
     admin_authorization,
     all_instances_up,
     app_tier_running,
@@ -37,11 +39,10 @@ from running import (
     load,
     request,
 )
-from surge.cluster.topology import SPARE_ADDRESS, ZOPE_USER
 
 THREADS = 2
 # A third app server's address: the next free one after the manifest's.
-THIRD = SPARE_ADDRESS
+THIRD = SPARE
 pytestmark = pytest.mark.slow
 
 

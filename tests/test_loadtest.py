@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import repo_path, run
-from surge.cluster import topology
+from running import SITE_URLS
 from surge.loadtest.forms import find_form, same_site
 from surge.loadtest.phases import phase_at, phases
 from surge.loadtest.report import figures, percentile
@@ -65,7 +65,7 @@ def test_the_edit_form_is_read_as_a_browser_would_submit_it():
 
 
 def test_a_visitor_follows_the_sites_links_on_the_server_it_picked():
-    sites = topology.site_urls()
+    sites = SITE_URLS
     # Plone's absolute URLs name the public site (web-1's address in the cluster).
     assert same_site(f"{sites[0]}/desk/page/@@edit", sites) == "/desk/page/@@edit"
     assert same_site("/++theme++surge/surge.css?v=2", sites) == "/++theme++surge/surge.css?v=2"

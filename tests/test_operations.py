@@ -18,6 +18,7 @@ import pytest
 
 from conftest import run, supervisorctl, wait_until
 from running import (
+    ADDRESS,
     APP_MASTER,
     APP_SLAVE,
     BASE,
@@ -35,7 +36,7 @@ from running import (
     web_server_running,
 )
 
-SERVERS = {"web-1": WEB_1, "web-2": WEB_2, "app-master": APP_MASTER, "app-slave": APP_SLAVE}
+SERVERS = ADDRESS
 pytestmark = pytest.mark.slow
 
 
@@ -43,8 +44,8 @@ pytestmark = pytest.mark.slow
 def site(cluster):
     """Every server running, the site created: the cluster's root."""
     root, _ = cluster
-    with app_tier_running(root), web_server_running(root, "web-1", WEB_1), \
-            web_server_running(root, "web-2", WEB_2):
+    with app_tier_running(root), web_server_running(root, "web-1"), \
+            web_server_running(root, "web-2"):
         yield root
 
 

@@ -15,7 +15,6 @@ import uuid
 import pytest
 
 from conftest import (
-    Server,
     all_running,
     bad_setting_fails_and_keeps_live_files,
     port_open,
@@ -24,14 +23,12 @@ from conftest import (
     run,
     wait_until,
 )
+from running import APP_MASTER, APP_SLAVE, HAPROXY, HTTP, HTTPS, VHM, WEB_1, WEB_2
 from standin import StandIn
-from surge.cluster import topology
+from surge.cluster import running as cluster_running
 
-WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (topology.ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
-HTTPS, HTTP, HAPROXY = topology.HTTPS_PORT, topology.HTTP_PORT, topology.HAPROXY_PORT
 # Ports of production's base.cfg, which the overlay keeps.
 VARNISH, STATUS = 6081, 8090
-VHM = topology.VIRTUAL_HOST_PREFIX
 pytestmark = pytest.mark.slow
 
 
@@ -46,15 +43,14 @@ def backend():
 def web_1(cluster, backend):
     root, _ = cluster
     directory = os.path.join(root, "web-1")
-    supervisord = Server([os.path.join(directory, "bin", "supervisord"), "-n"], directory,
-                         os.path.join(root, "web-1-supervisord.log"))
     try:
+        cluster_running.start(root, "web-1")
         wait_until(lambda: https("GET", "/_surge/busy", root)[0] == 503, 60, "nginx answers")
         wait_until(lambda: varnish_sees_backend(directory, "healthy"), 60, "Varnish sees the backend healthy")
         wait_until(lambda: all_running(directory), 60, "supervisord counts every program as started")
         yield root
     finally:
-        supervisord.stop()
+        cluster_running.down(root, ("web-1",))
         wait_until(lambda: not port_open(WEB_1, HTTPS), 30, "web-1's nginx is gone")
 
 

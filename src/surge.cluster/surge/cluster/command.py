@@ -11,6 +11,7 @@ is done by surge.cluster.building and surge.cluster.running.
 import argparse
 import os
 import sys
+import time
 
 from surge.cluster import building, running
 from surge.cluster.topology import SERVERS, default_root, select
@@ -31,6 +32,13 @@ def parse_args(argv):
 
 def main(repository, eggs_directory=None, argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(repository, eggs_directory, args)
+    except running.ClusterError as error:
+        raise SystemExit(f"cluster: {error}") from None
+
+
+def run(repository, eggs_directory, args):
     root = os.path.abspath(args.root or default_root(repository))
     servers = select(args.servers)
     if args.command in ("up", "status", "down") and args.servers:
@@ -43,5 +51,11 @@ def main(repository, eggs_directory=None, argv=None):
         missing = [s for s in SERVERS if not os.path.exists(os.path.join(root, s.name, ".installed.cfg"))]
         if missing:
             building.build(repository, root, missing, eggs_directory)
-        return running.up(root)
-    return running.status(root) if args.command == "status" else running.down(root)
+        started = time.monotonic()
+        running.up(root)
+        running.announce(root, time.monotonic() - started)
+        return 0
+    if args.command == "status":
+        return running.status(root)
+    running.down(root)
+    return 0

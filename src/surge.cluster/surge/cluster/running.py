@@ -1,13 +1,15 @@
-"""bin/cluster up, status and down: the four servers running on this machine.
+"""Running the cluster's servers on this machine: bin/cluster up, status and
+down, and the tests, which start and stop servers through the same functions.
 
-``up`` builds the servers that are not built yet, starts each server's
+``up`` starts each server's
 supervisord in the order production needs (app-master, whose instances
 create the database's schema; the site, created once; app-slave; the web
 servers), waits until every service answers, polling with a deadline, and
 prints the URLs. A server whose supervisord already runs is left alone, so
 ``up`` on a running cluster changes nothing. ``down`` stops every
 supervisord it finds running, in the reverse order, and waits until each
-one and its programs are gone.
+one and its programs are gone. Both take the names of some servers (the
+tests run the app tier alone, or one web server).
 """
 
 import http.client
@@ -34,6 +36,10 @@ DEADLINE = 300
 
 
 say = sayer("cluster")
+
+
+class ClusterError(Exception):
+    """A server that did not start or answer in time; bin/cluster prints it."""
 
 
 def supervisorctl(directory, *args):
@@ -74,7 +80,7 @@ def wait_for(condition, what, deadline=DEADLINE):
         except OSError:
             pass
         time.sleep(0.5)
-    raise SystemExit(f"cluster: gave up after {deadline} s waiting for {what}")
+    raise ClusterError(f"gave up after {deadline} s waiting for {what}")
 
 
 def haproxy_stats(address):
@@ -115,44 +121,57 @@ def start(root, name):
     result = subprocess.run([os.path.join(directory, "bin", "supervisord")], cwd=directory,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode:
-        raise SystemExit(f"cluster: {name}: supervisord did not start: {result.stdout.strip()}")
+        raise ClusterError(f"{name}: supervisord did not start: {result.stdout.strip()}")
     say(f"{name}: supervisord started")
     return True
 
 
 def create_site(root):
+    """Run app-master's bin/create-site (as the Zope user when we are root); its output."""
     directory = os.path.join(root, "app-master")
     command = [os.path.join(directory, "bin", "create-site")]
     if os.geteuid() == 0:
         command = ["runuser", "-u", ZOPE_USER, "--", *command]
     result = subprocess.run(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode:
-        raise SystemExit(f"cluster: create-site failed:\n{result.stdout.strip()}")
+        raise ClusterError(f"create-site failed:\n{result.stdout.strip()}")
     for line in result.stdout.splitlines():
         say(line)
+    return result.stdout
 
 
-def up(root):
+def wait_ready(root, name):
+    """Wait until server NAME serves: its programs run and it answers where the next server needs it."""
     address = ADDRESS
-    started = time.monotonic()
-    for name in START_ORDER:
+    directory = os.path.join(root, name)
+    wait_for(lambda: all_running(directory), f"every program of {name} to run")
+    if name == "app-master":
+        # The instances create the database's schema when they first start.
+        wait_for(lambda: instances_up(address[name], "app-master-"), "app-master's instances in HAProxy")
+    elif name == "app-slave":
+        wait_for(lambda: instances_up(address["app-master"]), "every instance in HAProxy")
+    else:
+        wait_for(lambda: front_page(root, address[name]), f"the front page through {name}")
+
+
+def up(root, names=START_ORDER):
+    """Start the servers NAMES (all by default) in start order; create-site's output when it ran."""
+    created = ""
+    for name in (name for name in START_ORDER if name in names):
         start(root, name)
-        directory = os.path.join(root, name)
-        wait_for(lambda: all_running(directory), f"every program of {name} to run")
+        wait_ready(root, name)
         if name == "app-master":
-            # The instances create the database's schema when they first start.
-            wait_for(lambda: instances_up(address[name], "app-master-"), "app-master's instances in HAProxy")
-            create_site(root)
-        elif name == "app-slave":
-            wait_for(lambda: instances_up(address["app-master"]), "every instance in HAProxy")
-        else:
-            wait_for(lambda: front_page(root, address[name]), f"the front page through {name}")
-    say(f"up in {time.monotonic() - started:.0f} s:")
+            created = create_site(root)
+    return created
+
+
+def announce(root, seconds):
+    """Say where the running site and its admin pages are."""
+    say(f"up in {seconds:.0f} s:")
     for url in site_urls():
         say(f"  {url}/  (trust {ca_file(root)})")
-    say(f"  HAProxy: http://{address['app-master']}:{HAPROXY_STATS_PORT}/   "
-        f"graphs: https://{address['web-1']}:{HTTPS_PORT}/_surge/munin/")
-    return 0
+    say(f"  HAProxy: http://{ADDRESS['app-master']}:{HAPROXY_STATS_PORT}/   "
+        f"graphs: https://{ADDRESS['web-1']}:{HTTPS_PORT}/_surge/munin/")
 
 
 def status(root):
@@ -168,8 +187,9 @@ def status(root):
     return 3 if stopped else 0
 
 
-def down(root):
-    for name in reversed(START_ORDER):
+def down(root, names=START_ORDER):
+    """Stop the servers NAMES (all by default) that run, in reverse start order."""
+    for name in (name for name in reversed(START_ORDER) if name in names):
         directory = os.path.join(root, name)
         pid = supervisord_pid(directory)
         if not pid:
@@ -177,4 +197,3 @@ def down(root):
         supervisorctl(directory, "shutdown")
         wait_for(lambda: supervisord_pid(directory) is None, f"{name}'s supervisord to stop", deadline=180)
         say(f"{name}: stopped")
-    return 0
