@@ -17,6 +17,7 @@ from surge.cluster import running as cluster_running
 from surge.cluster import topology
 
 # The cluster's addresses and ports, from its manifest: the tests' one place for them.
+SERVER_NAMES = tuple(server.name for server in topology.SERVERS)
 ADDRESS = topology.ADDRESS
 WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
 SPARE = topology.SPARE_ADDRESS

@@ -66,7 +66,7 @@ def test_top_level_file_parses_and_every_part_has_a_recipe(name):
     os.chdir(REPO)
     buildout = zc.buildout.buildout.Buildout(repo_path(name), [])
     parts = buildout._raw["buildout"]["parts"].split()
-    assert parts[:2] == ["checks", "secrets"], "the checks and secrets must run first"
+    assert parts[:2] == ["checks", "secrets-file"], "the checks and the secrets file must come first"
     for part in parts:
         assert "recipe" in buildout._raw.get(part, {}), f"{name}: part {part} has no section with a recipe"
 

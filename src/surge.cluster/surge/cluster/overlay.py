@@ -105,7 +105,7 @@ def write_overlay(directory, text):
 def secret_names(config_path):
     """The secrets a build of CONFIG_PATH needs ([secrets] names, merged over every file)."""
     buildout = zc.buildout.buildout.Buildout(config_path, [])
-    return buildout._raw["secrets"]["names"].split()
+    return list(dict.fromkeys(buildout["secrets"]["names"].split()))
 
 
 def ensure_secrets(path, names):

@@ -32,6 +32,7 @@ import pwd
 import re
 import subprocess
 
+from surge.buildout import build_secrets
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.network import addresses_of, host_networks, split_bind
 from surge.buildout.rendering import Template
@@ -115,13 +116,10 @@ class PostgresProvision:
         self.role_lines = self.pairs("roles", problems)
         self.database_lines = self.pairs("databases", problems)
         self.schema_lines = self.schemas(problems)
-        known_secrets = self.buildout["secrets"].get("names", "").split()
-        problems.extend(
-            f"{where(self.buildout, self.name, 'roles')}: the password of {role} is the secret {secret}, "
-            "which [secrets] names does not list"
-            for role, secret in self.role_lines if secret not in known_secrets
-        )
         fail(problems)
+        # The passwords are read by name when the roles are made; their digest makes a changed one reinstall.
+        self.passwords = build_secrets.values(buildout, [secret for _, secret in self.role_lines], name, "roles")
+        options["secrets-digest"] = build_secrets.digest(self.passwords)
 
     def pairs(self, key, problems):
         pairs = []
@@ -217,13 +215,12 @@ class PostgresProvision:
             print(f"surge: {os.path.relpath(path, self.buildout['buildout']['directory'])} applied to {database}")
 
     def sql(self):
-        secrets = self.buildout["secrets"]
         lines = []
         for role, secret in self.role_lines:
             lines += [
                 f"SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS "
                 f"(SELECT FROM pg_roles WHERE rolname = '{role}')\\gexec",
-                f"\\set password {psql_literal(secrets[secret])}",
+                f"\\set password {psql_literal(self.passwords[secret])}",
                 f"ALTER ROLE {role} LOGIN PASSWORD :'password';",
             ]
         for database, owner in self.database_lines:

@@ -1,4 +1,4 @@
-"""Recipe surge.buildout:secrets: publish secrets kept outside git.
+"""Recipe surge.buildout:secrets: the secrets kept outside git, made or checked first.
 
 Options:
 
@@ -12,23 +12,30 @@ mode
     a missing or weak secret, or a file others can read fails the build.
 minimum-length
     Shortest secret accepted in production (default 16).
+minimum-score
+    Least strength accepted in production, as zxcvbn scores it (0-4, default
+    4: at least 10^10 guesses).
 
-Every name becomes an option of this part, so other parts use
-``${secrets:NAME}``.
+In every mode two secrets may not share a value, and a secret may hold no
+quote, backslash, ``%``, ``$`` or white space: the DSN, rsyslog's and
+wsgi.ini's syntax would each read such a character differently.
+
+No value becomes an option: zc.buildout writes options to .installed.cfg in
+clear. Parts name the secrets they use and read them from the file when they
+write (surge.buildout.build_secrets).
 """
 
 import os
 import secrets as random_secrets
 import stat
 
+from zxcvbn import zxcvbn
+
 from surge.buildout import secretsfile
 from surge.buildout.errors import ConfigError, fail, where
 
-# Values people type when they mean "later"; refused in production whatever their length.
-KNOWN_DEFAULTS = {
-    "admin", "administrator", "changeme", "change-me", "default", "letmein", "passw0rd",
-    "password", "plone", "postgres", "root", "secret", "test", "zope", "12345678",
-}
+# Characters some consumer's syntax would read differently (DSN quotes, rsyslog strings, %-interpolation).
+UNSAFE = "'\"\\%$"
 MODES = ("development", "production")
 
 
@@ -39,15 +46,16 @@ class Secrets:
         self.mode = options.get("mode", "development")
         if self.mode not in MODES:
             raise ConfigError(f"{where(buildout, name, 'mode')} = {self.mode!r} is not one of {', '.join(MODES)}")
-        self.names = options.get("names", "").split()
+        # Two fragments may need the same secret: each name once.
+        self.names = list(dict.fromkeys(options.get("names", "").split()))
         self.minimum = int(options.get("minimum-length", "16"))
+        self.minimum_score = int(options.get("minimum-score", "4"))
         values = self.read()
         if self.mode == "production":
             self.demand(values)
         else:
             values = self.generate_missing(values)
-        for secret_name in self.names:
-            options[secret_name] = values[secret_name]
+        self.refuse_unsafe(values)
 
     def read(self):
         try:
@@ -71,7 +79,18 @@ class Secrets:
         if missing:
             raise ConfigError(f"{self.path} lacks the secrets {', '.join(missing)}: {hint}")
         fail([f"{self.path}: [secrets] {name} {problem}" for name in self.names
-              for problem in [weakness(values[name], self.minimum)] if problem])
+              for problem in [weakness(values[name], self.minimum, self.minimum_score)] if problem])
+
+    def refuse_unsafe(self, values):
+        problems = [f"{self.path}: [secrets] {name} contains {unsafe_characters(values[name])}, which a "
+                    "configuration file would mangle (quote, backslash, %, $ or white space)"
+                    for name in self.names if unsafe_characters(values[name])]
+        owners = {}
+        for name in self.names:
+            owners.setdefault(values[name], []).append(name)
+        problems += [f"{self.path}: [secrets] {' and '.join(names)} have the same value; each secret needs its own"
+                     for names in owners.values() if len(names) > 1]
+        fail(problems)
 
     def generate_missing(self, values):
         missing = [name for name in self.names if not values.get(name, "").strip()]
@@ -95,18 +114,20 @@ class Secrets:
     update = install
 
 
-def weakness(value, minimum):
-    """Why a production secret is weak, or None."""
-    if value.strip().lower() in KNOWN_DEFAULTS:
-        return "is a well-known default"
+def unsafe_characters(value):
+    """The characters of VALUE no consumer can carry, as a readable list; '' when there are none."""
+    found = sorted({c for c in value if c in UNSAFE or c.isspace()})
+    return ", ".join(repr(c) for c in found)
+
+
+def weakness(value, minimum, minimum_score):
+    """Why a production secret is weak, or None (zxcvbn's estimate of how hard it is to guess)."""
     if len(value) < minimum:
         return f"is shorter than {minimum} characters"
-    if any(character in "%$" or character.isspace() for character in value):
-        return "contains %, $ or white space, which configuration files would mangle"
-    classes = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
-    classes += any(not c.isalnum() for c in value)
-    if classes < 3 and len(value) < 2 * minimum:
-        return f"needs three kinds of characters (lower, upper, digits, symbols) or {2 * minimum} characters"
-    if len(set(value)) < minimum // 2:
-        return "repeats too few different characters"
+    estimate = zxcvbn(value)
+    if estimate["score"] < minimum_score:
+        warning = estimate["feedback"]["warning"] or "it is too easy to guess"
+        return (f"is too weak: zxcvbn scores it {estimate['score']} of 4, {minimum_score} is needed "
+                f"({warning.rstrip('.')}); use a long random value, e.g. python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(24))'")
     return None
