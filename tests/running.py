@@ -10,6 +10,7 @@ import os
 import ssl
 import threading
 import time
+import urllib.parse
 
 from conftest import port_open, wait_until
 from surge.buildout import secretsfile
@@ -82,6 +83,19 @@ def https(root, address, path, method="GET", headers=None, body=None, source=Non
     connection = http.client.HTTPSConnection(address, HTTPS, context=context, timeout=60,
                                              source_address=(source, 0) if source else None)
     return exchange(connection, method, path, headers, body)
+
+
+def write_session(send, root, name, value):
+    """Store NAME=VALUE in a new Beaker session as the Zope admin, with the CSRF token a GET gives:
+    (the session cookie, the POST's headers). SEND(path, method, headers, body) makes one request."""
+    authorization = {"Authorization": admin_authorization(root)}
+    status, _, body = send("/@@surge-session", "GET", authorization, None)
+    assert status == 200, body
+    form = urllib.parse.urlencode({name: value, "_authenticator": json.loads(body)["token"]})
+    status, headers, body = send("/@@surge-session", "POST",
+                                 {**authorization, "Content-Type": "application/x-www-form-urlencoded"}, form)
+    assert status == 200, body
+    return headers["Set-Cookie"].split(";", 1)[0], headers
 
 
 def create_document(root, host, port, title):

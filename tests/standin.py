@@ -43,6 +43,16 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
+    def do_POST(self):
+        """The REST API's writes: the body is read, never cached."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        headers = {"X-Backend-Method": self.command, "X-Backend-Length": str(len(body)),
+                   "X-Backend-Class": self.headers.get("X-Surge-Class", ""), "Cache-Control": "no-store"}
+        self.answer(200, b"done\n", headers)
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
     def answer(self, status, body, headers):
         self.send_response(status)
         for name, value in headers.items():

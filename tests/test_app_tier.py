@@ -38,6 +38,7 @@ from running import (
     instance_rows,
     load,
     request,
+    write_session,
 )
 
 THREADS = 2
@@ -157,10 +158,9 @@ def test_content_written_on_app_master_is_read_on_app_slave(app_servers):
 
 
 def test_beaker_session_set_on_app_master_is_read_on_app_slave(app_servers):
+    root, _ = app_servers
     value = uuid.uuid4().hex
-    _, headers, _ = request(APP_MASTER, BASE, f"{VHM}/@@surge-session", "POST",
-                            {"Content-Type": "application/x-www-form-urlencoded"}, f"token={value}")
-    cookie = headers["Set-Cookie"].split(";")[0]
+    cookie, _ = write_session(lambda path, *args: request(APP_MASTER, BASE, VHM + path, *args), root, "token", value)
     _, _, body = request(APP_SLAVE, BASE + 1, f"{VHM}/@@surge-session", headers={"Cookie": cookie})
     assert json.loads(body)["values"] == {"token": value}
 

@@ -2,14 +2,15 @@
 command, idempotent, and nothing left behind."""
 
 import os
+import stat
 import threading
 
 import pytest
 
-from conftest import port_open, repo_path, run, wait_until
-from running import APP_MASTER, HAPROXY, HTTPS, VHM, WEB_1, WEB_2, all_instances_up, load
+from conftest import port_open, program_states, repo_path, run, supervisorctl, wait_until
+from running import APP_MASTER, BASE, HAPROXY, HTTPS, SERVER_NAMES, VHM, WEB_1, WEB_2, all_instances_up, load
 
-SERVERS = ("web-1", "web-2", "app-master", "app-slave")
+SERVERS = SERVER_NAMES
 pytestmark = pytest.mark.slow
 
 
@@ -92,6 +93,27 @@ def test_rolling_restart_of_both_app_servers_under_load_fails_no_request(site):
     assert all(output.count("restarted, warmed and back") == 2 for output in outputs), outputs
     assert results["failures"] == [] and len(results["answers"]) > 100, results["failures"][:5]
     wait_until(all_instances_up, 30, "every instance back in HAProxy")
+
+
+def test_a_rolling_restart_stops_at_an_instance_that_cannot_start(site):
+    root, _ = site
+    slave = os.path.join(root, "app-slave")
+    first, second = (f"instance:instance-{port}" for port in (BASE, BASE + 1))
+    running_since = {name: state for name, state in program_states(slave)}
+    wsgi_ini = os.path.join(slave, "parts", "instance", "etc", "wsgi.ini")
+    mode = stat.S_IMODE(os.stat(wsgi_ini).st_mode)
+    os.chmod(wsgi_ini, 0o600)  # the Zope user cannot read it: a restarted instance cannot start
+    try:
+        result = run([os.path.join(slave, "bin", "rolling-restart")], cwd=slave, timeout=600, check=False)
+    finally:
+        os.chmod(wsgi_ini, mode)
+    assert result.returncode == 1, result.stdout
+    assert f"stopped: {first} did not start" in result.stdout and f"not restarted: {second}" in result.stdout
+    # The second instance was never drained or stopped: it serves what it served before.
+    assert running_since[second] == "RUNNING" and dict(program_states(slave))[second] == "RUNNING"
+    assert "drained" not in result.stdout.split(f"stopped: {first}")[1]
+    supervisorctl(slave, "start", first, check=True)
+    wait_until(all_instances_up, 180, "every instance back in HAProxy")
 
 
 def test_down_stops_everything_and_leaves_no_process(site):

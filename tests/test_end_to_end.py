@@ -16,7 +16,7 @@ import pytest
 
 import running
 from conftest import repo_path, run, supervisorctl, wait_until
-from running import HTTPS, WEB_1, WEB_2, admin_authorization, admin_password, all_instances_up
+from running import HTTPS, WEB_1, WEB_2, admin_authorization, admin_password, all_instances_up, write_session
 from surge.loadtest import samples
 
 pytestmark = pytest.mark.slow
@@ -100,10 +100,7 @@ def test_a_login_through_web_1_works_through_web_2_and_is_never_cached(site):
 
 def test_a_session_value_set_on_one_app_server_is_read_on_the_other(site):
     value = uuid.uuid4().hex
-    status, headers, body = https(site, WEB_1, "/@@surge-session", "POST",
-                                  {"Content-Type": "application/x-www-form-urlencoded"}, f"basket={value}")
-    assert status == 200, body
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    cookie, headers = write_session(lambda *args: https(site, WEB_1, *args), site, "basket", value)
     first_server = headers["X-Surge-Instance"].rsplit("-", 1)[0]
     other_servers = set()
     for _ in range(40):

@@ -3,6 +3,8 @@ daemon, and web-1's real nginx and Varnish (under its supervisord) in front of
 a stand-in backend on app-master's address.
 """
 
+import collections
+import concurrent.futures
 import gzip
 import http.client
 import os
@@ -61,21 +63,21 @@ def tls_context(root, **versions):
     return context
 
 
-def exchange(connection, method, path, headers):
+def exchange(connection, method, path, headers, body=None):
     """(status, headers, body) of one request on CONNECTION, which is closed after."""
     try:
-        connection.request(method, path, headers=headers or {})
+        connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
         connection.close()
 
 
-def https(method, path, root, headers=None, source=None, context=None):
+def https(method, path, root, headers=None, source=None, context=None, body=None):
     """A request to web-1's nginx over TLS, trusting the cluster's CA."""
     connection = http.client.HTTPSConnection(WEB_1, HTTPS, context=context or tls_context(root), timeout=30,
                                              source_address=(source, 0) if source else None)
-    return exchange(connection, method, path, headers)
+    return exchange(connection, method, path, headers, body)
 
 
 def plain(method, host, port, path, headers=None, source=None):
@@ -302,3 +304,91 @@ def test_backend_down_then_back(web_1, backend):
         backend.start()
     wait_until(lambda: varnish_sees_backend(directory, "healthy"), 60, "Varnish sees the backend healthy again")
     assert https("GET", new_path(), web_1)[0] == 200, "the site recovers without a restart"
+
+
+# What the public listener refuses, and whom it limits
+
+OUTSIDER = "127.0.0.2"  # a loopback address outside zmi-allow and limit-exempt
+
+
+@pytest.mark.parametrize("method", ["PURGE", "BAN", "PROPFIND", "MKCOL", "LOCK"])
+def test_cache_and_webdav_methods_are_refused_on_the_public_listener(web_1, method):
+    assert https(method, new_path(), web_1)[0] == 405
+    assert https(method, new_path(), web_1, source=OUTSIDER)[0] == 405
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_the_rest_apis_methods_reach_the_backend(web_1, method):
+    status, headers, _ = https(method, new_path("uncached"), web_1, {"Content-Type": "application/json"},
+                               source=OUTSIDER, body=b'{"title": "x"}')
+    assert (status, headers["X-Backend-Method"], headers["X-Backend-Length"]) == (200, method, "14")
+
+
+@pytest.mark.parametrize("query", ["manage_main:method=1", "x%3Amethod=manage_main", "form.x:action=manage_delObjects",
+                                   ":default_method=manage_main", "a=1&ids:list=x&manage_delObjects:METHOD=Delete"])
+def test_a_query_that_names_a_method_is_for_admin_addresses_only(web_1, query):
+    path = f"{new_path()}?{query}"
+    assert https("GET", path, web_1, source=OUTSIDER)[0] == 403
+    assert https("GET", path, web_1)[0] == 200
+
+
+def test_an_ordinary_query_with_a_colon_passes(web_1):
+    assert https("GET", f"{new_path()}?sort_on=modified&b_start:int=20", web_1, source=OUTSIDER)[0] == 200
+
+
+def test_basic_credentials_are_for_admin_addresses_only(web_1):
+    basic = {"Authorization": "Basic YWRtaW46c2VjcmV0"}
+    assert https("GET", new_path(), web_1, basic, source=OUTSIDER)[0] == 403
+    assert https("GET", new_path(), web_1, {"Authorization": "bAsIc YWRtaW46c2VjcmV0"}, source=OUTSIDER)[0] == 403
+    assert https("GET", new_path(), web_1, basic)[0] == 200
+    # The REST API's token (from @login) works from anywhere.
+    assert https("GET", new_path(), web_1, {"Authorization": "Bearer abc.def.ghi"}, source=OUTSIDER)[0] == 200
+
+
+def test_plones_cookie_is_exactly___ac(web_1):
+    # nginx's $cookie___ac would take __AC, which Zope ignores: it would have made an anonymous visitor a member.
+    assert https("GET", new_path(), web_1, {"Cookie": "__AC=x"})[1]["X-Backend-Class"] == "anonymous"
+    assert https("GET", new_path(), web_1, {"Cookie": "x__ac=y"})[1]["X-Backend-Class"] == "anonymous"
+    assert https("GET", new_path(), web_1, {"Cookie": "theme=dark; __ac=x"})[1]["X-Backend-Class"] == "member"
+
+
+def test_security_headers_are_sent_on_pages_and_on_the_panic_page(web_1):
+    for path in (new_path(), "/_surge/busy"):
+        headers = https("GET", path, web_1, source=OUTSIDER)[1]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "default-src 'self'" in headers["Content-Security-Policy-Report-Only"]
+        assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_internal_headers_reach_admin_addresses_only(web_1):
+    path = new_path()
+    outside = https("GET", path, web_1, source=OUTSIDER)[1]
+    assert not {"X-Cache", "X-Cache-Hits", "X-Varnish", "Via"} & set(outside.keys()), dict(outside)
+    assert https("GET", path, web_1)[1]["X-Cache"] == "HIT"
+
+
+def burst(root, path, count, source, headers=None):
+    """COUNT requests for PATH from SOURCE, 20 at a time: {status: count} and one 429's headers."""
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: https("GET", path, root, headers, source=source), range(count)))
+    statuses = collections.Counter(status for status, _, _ in answers)
+    limited = next((headers for status, headers, _ in answers if status == 429), None)
+    return dict(statuses), limited
+
+
+def test_login_attempts_are_limited_per_address_with_429_and_retry_after(web_1):
+    statuses, limited = burst(web_1, "/login", 20, "127.0.0.3")
+    # login-burst = 10 on top of the first: the 12th attempt within seconds is refused.
+    assert statuses.get(200, 0) in (11, 12) and statuses.get(429, 0) >= 8, statuses
+    assert limited["Retry-After"] == "30"
+    assert https("GET", "/login", web_1, source="127.0.0.4")[0] == 200, "another address is not limited"
+    assert burst(web_1, "/login", 20, "127.0.0.1")[0] == {200: 20}, "an exempt address is not limited"
+
+
+def test_members_requests_are_limited_per_address_and_cached_pages_are_not(web_1):
+    member = {"Cookie": "__ac=someone"}
+    statuses, _ = burst(web_1, new_path(), 200, "127.0.0.6", member)
+    # personal-burst = 60 at personal-rate = 10r/s: 200 requests within a few seconds cannot all pass.
+    assert statuses.get(429, 0) >= 20 and statuses.get(200, 0) >= 61, statuses
+    assert burst(web_1, new_path(), 200, "127.0.0.7")[0] == {200: 200}, "anonymous pages are not limited"

@@ -254,6 +254,7 @@ HAPROXY_TIME = Quantity("duration", ("us", "ms", "s", "m", "h", "d"), examples="
 POSTGRES_SIZE = Quantity("size", ("kB", "MB", "GB", "TB"), examples="512MB or 2GB")
 ZCONFIG_SIZE = Quantity("size", ("KB", "MB", "GB"), case_sensitive=False, examples="200mb or 2gb")
 SUPERVISOR_SIZE = Quantity("size", ("KB", "MB", "GB"), examples="50MB")
+NGINX_RATE = Text(r"[1-9][0-9]{0,6}r/[sm]", "a rate such as 10r/s or 30r/m")
 RSYSLOG_SIZE = Quantity("size", ("k", "m", "g"), examples="512m or 2g")
 SECONDS = Integer(1, unit="seconds")
 PROGRAM = Path(exists=True, executable=True)

@@ -53,6 +53,7 @@ INSTANCE = Schema("instance-settings", {
     "conflict-retries": Setting(Integer(0, 100)),
     "stop-seconds": Setting(SECONDS),
     "memory-limit": Setting(Integer(100, 1000000, unit="MB")),
+    "healthy-seconds": Setting(SECONDS),
     "drain-seconds": Setting(SECONDS),
     "memory-check": Setting(TICK),
     "drain-directory": Setting(Path()),

@@ -88,8 +88,10 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         *(f"{package} = {version}" for package, version in sorted(releases.items())),
     ]
     if certificate:
-        # The management interface from 127.0.0.1 only, so that tests can use another loopback address to be refused.
-        lines += ["", "[nginx-settings]", f"certificate = {certificate}", f"key = {key}", "zmi-allow = 127.0.0.1"]
+        # The admin addresses and the exempt from abuse limits: 127.0.0.1 only (bin/bench and bin/loadtest
+        # come from there), so that tests can use another loopback address to be refused or limited.
+        lines += ["", "[nginx-settings]", f"certificate = {certificate}", f"key = {key}", "zmi-allow = 127.0.0.1",
+                  "limit-exempt = 127.0.0.1"]
     if not server.web:
         lines.append(SMALL)
     return "\n".join(lines) + "\n"

@@ -9,8 +9,14 @@ checks; no runtime API is needed, which app-slave could not reach anyway
    /proc/net/tcp: local and exact) and at least the checks' time has passed;
 2. stop and start it through supervisord;
 3. warm it with a few requests straight to it, until it answers;
-4. remove the drain file, and give HAProxy's next check the time to put it
-   back into its pool.
+4. remove the drain file and wait until its health view answers 200, which
+   is what HAProxy's checks ask, then give HAProxy's next check the time to
+   put it back into its pool.
+
+An instance that does not start, or is not healthy within HEALTHY-SECONDS,
+raises NotHealthy naming it: the caller stops there, so a bad release never
+takes a second instance down (bin/rolling-restart exits, bin/memory-watch
+restarts nothing while one of its instances is not healthy).
 
 bin/memory-watch and bin/rolling-restart both use it.
 """
@@ -23,6 +29,10 @@ import xmlrpc.client
 
 # HAProxy's health checks: two failures, two seconds apart, take an instance out.
 CHECKS_SECONDS = 5
+
+
+class NotHealthy(Exception):
+    """A restarted instance that did not start or become healthy in time; the message names it."""
 
 
 def port_of(process_name):
@@ -43,19 +53,34 @@ def established(address, port):
     return count
 
 
-def answers(address, port, path, timeout=10):
+def status_of(address, port, path, timeout=10):
+    """The HTTP status of GET PATH on ADDRESS:PORT; None when nothing answers."""
     connection = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
         connection.request("GET", path)
-        return connection.getresponse().status < 500
+        return connection.getresponse().status
     except OSError:
-        return False
+        return None
     finally:
         connection.close()
 
 
-def restart_drained(rpc, name, address, port, drain_directory, log, drain_seconds=30, warm_paths=("/",)):
-    """Drain, restart and warm the supervisord process NAME listening on ADDRESS:PORT."""
+def answers(address, port, path):
+    status = status_of(address, port, path)
+    return status is not None and status < 500
+
+
+def wait_healthy(address, port, health_path, seconds):
+    """The health view's last status: 200 unless it did not come within SECONDS."""
+    deadline = time.monotonic() + seconds
+    while (status := status_of(address, port, health_path)) != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return status
+
+
+def restart_drained(rpc, name, address, port, drain_directory, log, drain_seconds, warm_paths, health_path,
+                    healthy_seconds):
+    """Drain, restart, warm and see healthy the supervisord process NAME listening on ADDRESS:PORT."""
     drain_file = os.path.join(drain_directory, str(port))
     os.makedirs(drain_directory, exist_ok=True)
     open(drain_file, "w").close()
@@ -74,14 +99,18 @@ def restart_drained(rpc, name, address, port, drain_directory, log, drain_second
         except xmlrpc.client.Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
                 os.remove(drain_file)
-                raise
+                raise NotHealthy(f"{name} did not start: {fault.faultString}") from None
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + healthy_seconds
             for path in warm_paths:
                 while not answers(address, port, path) and time.monotonic() < deadline:
                     time.sleep(0.5)
         finally:
             os.remove(drain_file)
+    status = wait_healthy(address, port, health_path, healthy_seconds)
+    if status != 200:
+        raise NotHealthy(f"{name} is not healthy {healthy_seconds:.0f} s after its restart: {health_path} "
+                         f"answers {status or 'nothing'}")
     # HAProxy's next check puts it back before anything else is drained.
     time.sleep(CHECKS_SECONDS)
     log(f"{name} restarted, warmed and back")

@@ -17,9 +17,12 @@ user, site-id, panic-page, munin-http, syslog, var
     pages, the syslog socket and the runtime folder.
 
 Derived for the template: ``ocsp_stapling`` (``on`` when the certificate
-names an OCSP responder and a resolver is set, else ``off``), ``zmi_allow`` (validated networks),
-``author_pattern`` (one alternation), ``https_url`` (no :443 when it is 443),
-``resolvers``.
+names an OCSP responder and a resolver is set, else ``off``), ``zmi_allow``
+and ``limit_exempt`` (validated networks), ``author_pattern`` and
+``login_pattern`` (one alternation each), ``https_url`` (no :443 when it is
+443), ``resolvers``, ``methods`` (one alternation; PURGE and BAN refused),
+``csp_header`` (enforced or report-only) and ``internal_headers`` (the
+headers HAProxy and Varnish add, for the admin addresses only).
 """
 
 import ipaddress
@@ -30,11 +33,15 @@ from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
 from surge.buildout.schema import (
     EXISTING_FILE,
+    NGINX_RATE,
     NGINX_SIZE,
     NGINX_TIME,
     PROGRAM,
+    Boolean,
+    Choice,
     Hosts,
     Integer,
+    Names,
     Networks,
     Path,
     Regex,
@@ -63,7 +70,26 @@ SETTINGS = Schema("nginx-settings", {
     "hsts-max-age": Setting(Integer(0, unit="seconds")),
     "retry-after": Setting(Integer(1, 86400, unit="seconds")),
     "static-root": Setting(Path()),
+    "methods": Setting(Names(r"[A-Z]+", "an HTTP method in capitals")),
+    "referrer-policy": Setting(Choice((
+        "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "same-origin",
+        "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"))),
+    "content-security-policy": Setting(Text(r"[^\"\\$]+", "a policy without double quotes, backslashes or $"),
+                                       empty=True),
+    "csp-report-only": Setting(Boolean()),
+    "login-paths": Setting(Regex()),
+    "login-rate": Setting(NGINX_RATE),
+    "login-burst": Setting(Integer(0, 100000, unit="requests")),
+    "personal-rate": Setting(NGINX_RATE),
+    "personal-burst": Setting(Integer(0, 100000, unit="requests")),
+    "connections-per-address": Setting(Integer(1, 1000000)),
+    "limit-exempt": Setting(Networks(), empty=True),
 })
+
+# Headers HAProxy and Varnish add for the operators; other clients never see them.
+INTERNAL_HEADERS = ("X-Surge-Pool", "X-Surge-Instance", "X-Varnish", "X-Cache", "X-Cache-Hits", "Via")
+# Methods that change Varnish's cache: the app servers send them to Varnish's own port.
+CACHE_METHODS = ("PURGE", "BAN")
 
 
 class Nginx(Template):
@@ -75,16 +101,31 @@ class Nginx(Template):
         if not os.access(settings["key"], os.R_OK):
             problems.append(f"{where(self.buildout, self.settings_section, 'key')} = {settings['key']}: cannot be "
                             "read by the build user")
+        methods = settings["methods"].split()
+        problems += [f"{where(self.buildout, self.settings_section, 'methods')} = {settings['methods']!r}: "
+                     f"{method} changes Varnish's cache and is never taken from the public"
+                     for method in methods if method in CACHE_METHODS]
         fail(problems)
         resolvers = settings["resolver"].split()
-        paths = [line.strip() for line in settings["author-paths"].splitlines() if line.strip()]
         return {
             "ocsp_stapling": "on" if resolvers and ocsp_responder(settings["certificate"]) else "off",
             "resolvers": resolvers,
             "zmi_allow": [str(ipaddress.ip_network(value, strict=False)) for value in settings["zmi-allow"].split()],
-            "author_pattern": "(" + "|".join(paths) + ")",
+            "limit_exempt": [str(ipaddress.ip_network(value, strict=False))
+                             for value in settings["limit-exempt"].split()],
+            "author_pattern": alternation(settings["author-paths"]),
+            "login_pattern": alternation(settings["login-paths"]),
+            "methods": "|".join(methods),
+            "csp_header": ("Content-Security-Policy-Report-Only" if settings["csp-report-only"] == "true"
+                           else "Content-Security-Policy"),
+            "internal_headers": INTERNAL_HEADERS,
             "https_url": https_url(self.options["public-host"], self.options["public-port"]),
         }
+
+
+def alternation(lines):
+    """One regular expression matching any of the patterns of LINES (one per line)."""
+    return "(" + "|".join(line.strip() for line in lines.splitlines() if line.strip()) + ")"
 
 
 def ocsp_responder(certificate):

@@ -1,8 +1,12 @@
 """@@surge-health: HAProxy's health check of an instance.
 
-Cheap (no page rendering, no catalog) but real: it opens a second database
-connection and reads the root, which with RelStorage polls PostgreSQL, so an
-instance that cannot reach its database is taken out of its pool.
+Cheap (no page rendering, no catalog, no database connection of its own) but
+real: the publisher opens the request's connection, and RelStorage polls
+PostgreSQL for changes when it does, so a lost database fails the check
+before the view runs; the view then reads the root through that same
+connection. An instance that cannot reach its database leaves its pool.
+HAProxy checks every instance every few seconds: a second connection per
+check would cost a pooled connection and a poll each time.
 
 Draining: while a file named after the instance's port exists in the drain
 directory (zope.conf's <product-config surge.health> drain-directory), the
@@ -15,6 +19,7 @@ import os
 
 from App.config import getConfiguration
 from Products.Five.browser import BrowserView
+from ZODB.utils import z64
 
 logger = logging.getLogger("surge.policy.health")
 
@@ -35,11 +40,7 @@ class Health(BrowserView):
             response.setStatus(503)
             return "draining\n"
         try:
-            connection = self.context._p_jar.db().open()
-            try:
-                connection.root()
-            finally:
-                connection.close()
+            self.context._p_jar.get(z64)  # the root object
         except Exception as error:  # any failure means: do not send me traffic
             logger.warning("health check failed: %s", error)
             response.setStatus(503)

@@ -6,6 +6,8 @@ import tempfile
 import unittest
 
 import transaction
+from plone.app.testing import TEST_USER_NAME, login, logout
+from zExceptions import Forbidden, Unauthorized
 from zope.component import getMultiAdapter
 
 from surge.policy import data
@@ -40,17 +42,28 @@ class TestHealth(unittest.TestCase):
             finally:
                 configuration.product_config = saved
 
-    def test_health_fails_when_the_database_cannot_be_opened(self):
+    def test_health_opens_no_database_connection_of_its_own(self):
         portal, request = self.layer["portal"], self.layer["request"]
         view = getMultiAdapter((portal, request), name="surge-health")
         database = portal._p_jar.db()
-        original = database.open
-        database.open = lambda *args, **kwargs: (_ for _ in ()).throw(OSError("connection refused"))
+        original, opened = database.open, []
+        database.open = lambda *args, **kwargs: opened.append(1) or original(*args, **kwargs)
+        try:
+            self.assertEqual(view(), "ok\n")
+        finally:
+            database.open = original
+        self.assertEqual(opened, [])
+
+    def test_health_fails_when_the_database_cannot_be_read(self):
+        portal, request = self.layer["portal"], self.layer["request"]
+        view = getMultiAdapter((portal, request), name="surge-health")
+        connection = portal._p_jar
+        connection.get = lambda oid: (_ for _ in ()).throw(OSError("connection refused"))
         try:
             self.assertIn("database unavailable", view())
             self.assertEqual(request.response.getStatus(), 503)
         finally:
-            database.open = original
+            del connection.get
 
 
 class FakeBeakerSession(dict):
@@ -75,16 +88,43 @@ class TestSession(unittest.TestCase):
         with self.assertRaises(NoSession):
             ISession(request)
 
-    def test_session_view_sets_on_post_and_reads_on_get(self):
+    def session_view(self, method="GET", **form):
         portal, request = self.layer["portal"], self.layer["request"]
-        request.environ["beaker.session"] = beaker = FakeBeakerSession()
-        request.method = "POST"
-        request.form = {"colour": "blue"}
-        getMultiAdapter((portal, request), name="surge-session")()
-        self.assertEqual((beaker["colour"], beaker.saved), ("blue", 1))
-        request.method, request.form = "GET", {}
-        answer = json.loads(getMultiAdapter((portal, request), name="surge-session")())
-        self.assertEqual(answer["values"], {"colour": "blue"})
+        request.method, request.form = method, form
+        return getMultiAdapter((portal, request), name="surge-session")
+
+    def test_a_logged_in_user_writes_with_the_token_a_get_gave(self):
+        self.layer["request"].environ["beaker.session"] = beaker = FakeBeakerSession()
+        login(self.layer["portal"], TEST_USER_NAME)
+        token = json.loads(self.session_view()())["token"]
+        self.session_view("POST", colour="blue", _authenticator=token)()
+        self.assertEqual((dict(beaker), beaker.saved), ({"colour": "blue"}, 1))
+        self.assertEqual(json.loads(self.session_view()())["values"], {"colour": "blue"})
+
+    def test_an_anonymous_post_writes_nothing(self):
+        self.layer["request"].environ["beaker.session"] = beaker = FakeBeakerSession()
+        logout()
+        with self.assertRaises(Unauthorized):
+            self.session_view("POST", colour="blue")()
+        self.assertEqual((dict(beaker), beaker.saved), ({}, 0))
+        self.assertNotIn("token", json.loads(self.session_view()()))
+
+    def test_a_post_without_the_token_writes_nothing(self):
+        self.layer["request"].environ["beaker.session"] = beaker = FakeBeakerSession()
+        login(self.layer["portal"], TEST_USER_NAME)
+        for form in ({"colour": "blue"}, {"colour": "blue", "_authenticator": "forged"}):
+            with self.assertRaises(Forbidden):
+                self.session_view("POST", **form)()
+        self.assertEqual(beaker.saved, 0)
+
+    def test_a_post_over_the_size_cap_writes_nothing(self):
+        self.layer["request"].environ["beaker.session"] = beaker = FakeBeakerSession()
+        login(self.layer["portal"], TEST_USER_NAME)
+        token = json.loads(self.session_view()())["token"]
+        for form in ({"big": "x" * 5000}, {f"f{n}": "x" for n in range(11)}):
+            with self.assertRaises(Forbidden):
+                self.session_view("POST", _authenticator=token, **form)()
+        self.assertEqual(beaker.saved, 0)
 
 
 class TestSignups(unittest.TestCase):
