@@ -5,7 +5,8 @@ in versions.cfg, never from src/. jarn.mkrelease uploads over scp only and
 cannot write to a local folder, so the cluster builds the wheel with pip.
 The version is the package's own with a development number derived from its
 files, so a changed package is a new release (buildout caches eggs by version)
-and an unchanged one is not rebuilt.
+and an unchanged one is not rebuilt, and the local label +surge, which the
+public index refuses, so no upload there can match the pin.
 """
 
 import hashlib
@@ -18,11 +19,12 @@ import tempfile
 
 from surge.cluster.checkout import tracked_files
 
+LOCAL_LABEL = "surge"
 VERSION = re.compile(r'^version\s*=\s*"([^"]+)"', re.M)
 
 
 def content_version(repository, package):
-    """'1.0.0.devNNNN' for src/PACKAGE: its base version, a number from its files."""
+    """'1.0.0.devNNNN+surge' for src/PACKAGE: its base version, a number from its files, our label."""
     prefix = f"src/{package}/"
     digest = hashlib.sha256()
     for name in tracked_files(repository):
@@ -31,8 +33,8 @@ def content_version(repository, package):
             with open(os.path.join(repository, name), "rb") as stream:
                 digest.update(stream.read())
     with open(os.path.join(repository, prefix, "pyproject.toml")) as stream:
-        base = VERSION.search(stream.read()).group(1).split(".dev")[0]
-    return f"{base}.dev{int(digest.hexdigest()[:10], 16)}"
+        base = VERSION.search(stream.read()).group(1).split("+")[0].split(".dev")[0]
+    return f"{base}.dev{int(digest.hexdigest()[:10], 16)}+{LOCAL_LABEL}"
 
 
 def release(repository, package, folder):

@@ -48,7 +48,7 @@ class Checks:
         fail(problems)
         fail(collisions(buildout) + wildcard_binds(buildout))
         fail(across.problems(buildout))
-        fail(checkouts_in_production(buildout))
+        fail(checkouts_in_production(buildout) + unlabelled_releases(buildout))
 
     def install(self):
         return ()
@@ -209,6 +209,26 @@ def port_origin(buildout, listen_key):
         for section, key in REFERENCE.findall(value)
         if section == "ports" and key in raw(buildout).get("ports", {})
     )
+
+
+def unlabelled_releases(buildout):
+    """Pins of our released packages without a local version label, in production.
+
+    PEP 440: ``==1.0.0`` also matches ``1.0.0+surge``, and zc.buildout prefers the
+    index's copy of an equal version to the release folder's; the public index
+    refuses local labels, so only ``==1.0.0+surge`` is ours alone.
+    """
+    if buildout["settings"].get("mode") != "production":
+        return []
+    versions = buildout[buildout["buildout"].get("versions", "versions")]
+    problems = []
+    for package in buildout["releases"].get("packages", "").split():
+        pin = versions.get(package, "")
+        if "+" not in pin:
+            problems.append(f"{where(buildout, 'versions', package)} = {pin!r} has no local version label "
+                            f"(+surge): the public index could serve a same-named {package} of that version "
+                            "instead of our release (docs/releasing.rst)")
+    return problems
 
 
 def checkouts_in_production(buildout):
