@@ -16,6 +16,8 @@ TEMPLATES = sorted(glob.glob(repo_path("buildout.d", "templates", "*.j2")))
 # The shared sections a banner's Reads: line accounts for.
 SHARED = ("hosts", "ports", "users", "settings", "topology", "listen", "secrets")
 REFERENCE = re.compile(r"\$\{(%s):([\w.-]+)\}" % "|".join(SHARED))
+SECRET_OPTION = re.compile(r"^secrets\s*=\s*(.+)$", re.M)
+SECRET_PLACEHOLDER = re.compile(r"\{secret:([\w-]+)\}")
 RELAY = re.compile(r"^\s*([a-z0-9-]+)\s*=\s*\$\{[a-z0-9.-]+-settings:\1\}\s*$", re.M)
 
 
@@ -33,10 +35,15 @@ def banner_reads(text):
 
 
 def referenced(text):
-    """{section: {keys}} this fragment refers to in the shared sections (the test leaves out its own keys)."""
+    """{section: {keys}} this fragment refers to in the shared sections (the test leaves out its own keys).
+    A secret is read by name: a part's ``secrets = NAME ...`` or ``{secret:NAME}`` in an option."""
     found = {}
     for section, key in REFERENCE.findall(text):
         found.setdefault(section, set()).add(key)
+    for names in SECRET_OPTION.findall(text):
+        found.setdefault("secrets", set()).update(names.split())
+    for name in SECRET_PLACEHOLDER.findall(text):
+        found.setdefault("secrets", set()).add(name)
     return found
 
 

@@ -7,7 +7,18 @@ theirs here. A settings section without a schema fails the build: every key
 of every fragment has a type.
 """
 
-from surge.buildout.recipes import haproxy, loadtest, munin, nginx, postgres, rsyslog, supervisor, varnish, wsgi
+from surge.buildout.recipes import (
+    firewall,
+    haproxy,
+    loadtest,
+    munin,
+    nginx,
+    postgres,
+    rsyslog,
+    supervisor,
+    varnish,
+    wsgi,
+)
 from surge.buildout.schema import (
     HOST_KEYS,
     PROGRAM,
@@ -41,7 +52,8 @@ BASE = Schema("settings", {
 
 TOPOLOGY = Schema("topology", {
     **{key: Setting(HOST_KEYS) for key in (
-        "app-servers", "app-sources", "log-sources", "servers", "munin-sources", "web-servers", "web-sources")},
+        "app-servers", "app-sources", "log-sources", "servers", "munin-sources", "web-servers", "web-sources",
+        "syslog-sources")},
     "server-files": Setting(Names(r"[\w.-]+=\S+", "KEY=FILE"), empty=True),
 })
 
@@ -93,7 +105,7 @@ DOCS = Schema("docs-settings", {"output": Setting(Path())})
 SCHEMAS = {schema.section: schema for schema in (
     BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS,
     varnish.SETTINGS, nginx.SETTINGS, haproxy.SETTINGS, postgres.SETTINGS, supervisor.SETTINGS, rsyslog.SETTINGS,
-    munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS,
+    munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS, firewall.SETTINGS,
 )}
 
 

@@ -63,6 +63,7 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "log-sources = logs loopback",
         "web-sources = ${topology:web-servers} loopback",
         "munin-sources = munin loopback",
+        "syslog-sources = ${topology:servers} loopback",
         "",
         "[ports]",
         f"nginx-https = {topology.HTTPS_PORT}",

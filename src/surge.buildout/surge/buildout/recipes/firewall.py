@@ -1,0 +1,85 @@
+"""Recipe surge.buildout:firewall: etc/nftables.conf, this server's host firewall.
+
+A surge.buildout:template (``settings = firewall-settings``) whose options
+also include:
+
+allow
+    One line per service other hosts reach: a [listen] key, then who may
+    reach it: [topology] keys whose values are [hosts] keys
+    (``haproxy web-sources app-sources``), or ``any``. Fragments add their
+    services' lines (``allow += memcached app-sources``).
+own
+    [hosts] keys of this server's own addresses: what the server sends
+    itself is always admitted, as is loopback from 127.0.0.1 and ::1.
+
+Derived for the template: ``rules`` (per allow line: the key, the TCP port
+or range from [listen], the source addresses by family, or none for
+``any``), ``own`` (by family) and ``ssh_from`` (validated networks). Everything else
+arriving at the server is dropped; what the server sends is not filtered.
+"""
+
+import ipaddress
+
+from surge.buildout.errors import fail, where
+from surge.buildout.network import addresses_of_keys, host_networks, split_bind
+from surge.buildout.rendering import Template
+from surge.buildout.schema import PROGRAM, Integer, Networks, Schema, Setting
+
+SETTINGS = Schema("firewall-settings", {
+    "binary": Setting(PROGRAM),
+    "ssh-port": Setting(Integer(1, 65535)),
+    "ssh-from": Setting(Networks()),
+})
+ANY = "any"
+
+
+class Firewall(Template):
+    schema = SETTINGS
+
+    def derive(self):
+        problems, rules = [], []
+        for line in self.options.get("allow", "").splitlines():
+            words = line.split()
+            if not words:
+                continue
+            key, sources = words[0], words[1:]
+            rule, rule_problems = self.rule(key, sources)
+            problems += rule_problems
+            rules.append(rule)
+        own, own_problems = addresses_of_keys(self.buildout, self.options.get("own", "").split(),
+                                              where(self.buildout, self.name, "own"))
+        fail(problems + own_problems)
+        return {
+            "rules": rules,
+            "own": by_family(host_networks(own)),
+            "ssh_from": by_family([str(ipaddress.ip_network(value, strict=False))
+                                   for value in self.settings["ssh-from"].split()]),
+        }
+
+    def rule(self, key, sources):
+        """({key, ports, sources}, problems) of one allow line."""
+        at = where(self.buildout, self.name, "allow")
+        listen = self.buildout["listen"]
+        if key not in listen:
+            return None, [f"{at}: {key} is no [listen] key of this server"]
+        if not sources:
+            return None, [f"{at}: {key} names nobody who may reach it ([topology] keys, or {ANY})"]
+        _, port = split_bind(listen[key])
+        first, _, count = port.partition("+")
+        ports = f"{first}-{int(first) + int(count) - 1}" if count else first
+        if sources == [ANY]:
+            return {"key": key, "ports": ports, "sources": None}, []
+        problems, keys = [], []
+        for source in sources:
+            if source not in self.buildout["topology"]:
+                problems.append(f"{at}: {key} admits {source!r}, which is no [topology] key (nor {ANY})")
+            else:
+                keys += self.buildout["topology"][source].split()
+        addresses, address_problems = addresses_of_keys(self.buildout, sorted(set(keys)), at)
+        rule = {"key": key, "ports": ports, "sources": by_family(host_networks(addresses))}
+        return rule, problems + address_problems
+
+
+def by_family(networks):
+    """{'ip': IPv4 networks, 'ip6': IPv6 networks}: nftables matches each family with its own keyword."""
+    return {"ip": [n for n in networks if ":" not in n], "ip6": [n for n in networks if ":" in n]}

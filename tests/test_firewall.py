@@ -1,0 +1,92 @@
+"""Each server's host firewall, loaded into a network namespace this test makes
+(never into the machine's own ruleset): every service admits its sources and
+drops everyone else."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import bad_setting_fails_and_keeps_live_files
+from running import APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2
+
+# Ports of production's base.cfg, which the overlay keeps.
+POSTGRES, MEMCACHED, RSYSLOG, MUNIN_NODE, VARNISH = 5432, 11211, 5514, 4949, 6081
+OUTSIDER = "127.0.0.5"
+pytestmark = pytest.mark.slow
+
+# Inside the namespace: load the ruleset, listen on every port, connect from each source.
+PROBE = r"""
+import json, socket, subprocess, sys
+ruleset, address, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["nft", "-f", ruleset], check=True)
+listeners = []
+for port in sorted({port for port, _ in cases}):
+    listener = socket.socket()
+    listener.bind((address, port))
+    listener.listen(16)
+    listeners.append(listener)
+results = []
+for port, source in cases:
+    probe = socket.socket()
+    probe.settimeout(1)
+    probe.bind((source, 0))
+    results.append([port, source, probe.connect_ex((address, port)) == 0])
+    probe.close()
+print(json.dumps(results))
+"""
+
+
+def reachable(root, server, address, cases):
+    """{(port, source): connected} for CASES, with SERVER's ruleset loaded in a namespace of our own."""
+    ruleset = os.path.join(root, server, "etc", "nftables.conf")
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", PROBE, ruleset, address, json.dumps(cases)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return {(port, source): connected for port, source, connected in json.loads(result.stdout)}
+
+
+def test_app_master_admits_each_service_from_its_sources_only(cluster):
+    root, _ = cluster
+    allowed = [(HAPROXY, WEB_1), (HAPROXY, WEB_2), (HAPROXY, APP_SLAVE), (BASE, APP_SLAVE), (POSTGRES, APP_SLAVE),
+               (MEMCACHED, APP_SLAVE), (RSYSLOG, WEB_1), (RSYSLOG, APP_SLAVE)]
+    refused = [(HAPROXY, OUTSIDER), (BASE, WEB_1), (POSTGRES, WEB_1), (MEMCACHED, WEB_1), (MEMCACHED, OUTSIDER),
+               (RSYSLOG, OUTSIDER), (MUNIN_NODE, OUTSIDER), (BASE, OUTSIDER)]
+    found = reachable(root, "app-master", APP_MASTER, allowed + refused)
+    assert [case for case in allowed if not found[case]] == []
+    assert [case for case in refused if found[case]] == []
+
+
+def test_a_web_server_admits_the_public_everywhere_and_purges_from_app_servers_only(cluster):
+    root, _ = cluster
+    allowed = [(HTTPS, OUTSIDER), (HTTP, OUTSIDER), (VARNISH, APP_MASTER), (VARNISH, APP_SLAVE)]
+    refused = [(VARNISH, OUTSIDER), (VARNISH, WEB_2), (MUNIN_NODE, OUTSIDER)]
+    found = reachable(root, "web-1", WEB_1, allowed + refused)
+    assert [case for case in allowed if not found[case]] == []
+    assert [case for case in refused if found[case]] == []
+
+
+def test_bin_firewall_checks_the_ruleset_without_loading_it(cluster):
+    root, _ = cluster
+    directory = os.path.join(root, "app-master")
+    output = subprocess.run([os.path.join(directory, "bin", "firewall"), "--check"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=True).stdout
+    assert "etc/nftables.conf checked" in output
+
+
+def test_the_machines_own_ruleset_is_untouched(cluster):
+    listed = subprocess.run(["nft", "list", "tables"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    assert "surge" not in listed
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("firewall:allow=haproxy nowhere", "the command line: [firewall] allow: haproxy admits 'nowhere', which is no [topology] key"),
+    ("firewall:allow=no-such-service any", "no-such-service is no [listen] key of this server"),
+    ("firewall-settings:ssh-from=everyone", "[firewall-settings] ssh-from = 'everyone'"),
+])
+def test_a_bad_firewall_setting_fails_and_keeps_the_live_files(cluster, setting, message):
+    root, _ = cluster
+    bad_setting_fails_and_keeps_live_files(os.path.join(root, "app-master"), setting, message)
