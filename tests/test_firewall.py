@@ -83,7 +83,8 @@ def test_the_machines_own_ruleset_is_untouched(cluster):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("firewall:allow=haproxy nowhere", "the command line: [firewall] allow: haproxy admits 'nowhere', which is no [topology] key"),
+    ("firewall:allow=haproxy nowhere",
+     "the command line: [firewall] allow: haproxy admits 'nowhere', which is no [topology] key"),
     ("firewall:allow=no-such-service any", "no-such-service is no [listen] key of this server"),
     ("firewall-settings:ssh-from=everyone", "[firewall-settings] ssh-from = 'everyone'"),
 ])
