@@ -28,6 +28,7 @@ class Handler(BaseHTTPRequestHandler):
         count = next(self.counter)
         klass = self.headers.get("X-Surge-Class", "")
         headers = {"X-Backend-Class": klass, "X-Backend-Path": path, "X-Backend-Count": str(count),
+                   "X-Backend-Admin": self.headers.get("X-Surge-Admin", ""),
                    "Content-Type": "text/html; charset=utf-8"}
         if "uncached" not in path:
             anonymous = klass == "anonymous"

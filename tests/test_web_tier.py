@@ -332,6 +332,21 @@ def test_a_query_that_names_a_method_is_for_admin_addresses_only(web_1, query):
     assert https("GET", path, web_1)[0] == 200
 
 
+def test_the_instances_learn_whether_the_client_is_an_admin_address(web_1):
+    # They refuse a method named in a form body from elsewhere (surge.policy.admin).
+    forged = {"X-Surge-Admin": "1"}
+    assert https("GET", new_path("uncached"), web_1, forged, source=OUTSIDER)[1]["X-Backend-Admin"] == "0"
+    assert https("GET", new_path("uncached"), web_1)[1]["X-Backend-Admin"] == "1"
+
+
+@pytest.mark.parametrize("path", ["/@@site-controlpanel", "/@@overview-controlpanel", "/@@usergroup-userprefs",
+                                  "/@controlpanels/mail", "/prefs_install_products_form", "/portal_setup"])
+def test_plones_administration_is_for_admin_addresses_only(web_1, path):
+    member = {"Cookie": "__ac=manager"}
+    assert https("GET", path, web_1, member, source=OUTSIDER)[0] == 403
+    assert https("GET", path, web_1, member)[0] == 200
+
+
 def test_an_ordinary_query_with_a_colon_passes(web_1):
     assert https("GET", f"{new_path()}?sort_on=modified&b_start:int=20", web_1, source=OUTSIDER)[0] == 200
 

@@ -19,7 +19,8 @@ user, site-id, panic-page, munin-http, syslog, var
 Derived for the template: ``ocsp_stapling`` (``on`` when the certificate
 names an OCSP responder and a resolver is set, else ``off``), ``zmi_allow``
 and ``limit_exempt`` (validated networks), ``author_pattern`` and
-``login_pattern`` (one alternation each), ``https_url`` (no :443 when it is
+``login_pattern`` and ``admin_pattern`` (one alternation each; no
+``admin_pattern`` when ``admin-paths`` is empty), ``https_url`` (no :443 when it is
 443), ``resolvers``, ``methods`` (one alternation; PURGE and BAN refused),
 ``csp_header`` (enforced or report-only) and ``internal_headers`` (the
 headers HAProxy and Varnish add, for the admin addresses only).
@@ -58,6 +59,7 @@ SETTINGS = Schema("nginx-settings", {
     "resolver": Setting(Hosts(), empty=True),
     "zmi-allow": Setting(Networks()),
     "author-paths": Setting(Regex()),
+    "admin-paths": Setting(Regex(), empty=True),
     "worker-processes": Setting(Text(r"auto|[1-9][0-9]{0,3}", "auto or a number of processes")),
     "worker-connections": Setting(Integer(64, 1000000)),
     "worker-rlimit-nofile": Setting(Integer(1024, 1048576)),
@@ -115,6 +117,7 @@ class Nginx(Template):
                              for value in settings["limit-exempt"].split()],
             "author_pattern": alternation(settings["author-paths"]),
             "login_pattern": alternation(settings["login-paths"]),
+            "admin_pattern": alternation(settings["admin-paths"]) if settings["admin-paths"].strip() else "",
             "methods": "|".join(methods),
             "csp_header": ("Content-Security-Policy-Report-Only" if settings["csp-report-only"] == "true"
                            else "Content-Security-Policy"),
