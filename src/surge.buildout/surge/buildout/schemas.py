@@ -66,6 +66,7 @@ INSTANCE = Schema("instance-settings", {
     "stop-seconds": Setting(SECONDS),
     "memory-limit": Setting(Integer(100, 1000000, unit="MB")),
     "healthy-seconds": Setting(SECONDS),
+    "health-path": Setting(Text(r"/\S*", "an absolute URL path")),
     "drain-seconds": Setting(SECONDS),
     "memory-check": Setting(TICK),
     "drain-directory": Setting(Path()),

@@ -96,7 +96,7 @@ class Haproxy(Template):
             return {"name": name, "balance": balance, "servers": servers}
 
         members_end = shared_count + numbers["member-instances"]
-        return {"backends": [
+        return {"health_path": instances["health-path"], "backends": [
             backend("shared", "leastconn", self.instances[:shared_count], spill=False),
             backend("author", "first", self.instances[members_end:], spill=True),
             backend("member", "first", self.instances[shared_count:members_end], spill=True),

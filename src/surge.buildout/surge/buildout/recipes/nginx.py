@@ -51,6 +51,12 @@ from surge.buildout.schema import (
     Text,
 )
 
+# A Content Security Policy: known directives, each with its values, separated by ";".
+CSP_DIRECTIVE = (r"((default|script|style|img|connect|font|object|media|frame|child|worker|manifest|prefetch)-src"
+                 r"(-elem|-attr)?|frame-ancestors|form-action|base-uri|report-uri|report-to|sandbox|trusted-types"
+                 r"|upgrade-insecure-requests|require-trusted-types-for)( [^;\"\\$]+)?")
+CSP = rf" *{CSP_DIRECTIVE}(; *{CSP_DIRECTIVE})*;? *"
+
 SETTINGS = Schema("nginx-settings", {
     "binary": Setting(PROGRAM),
     "mime-types": Setting(EXISTING_FILE),
@@ -76,7 +82,7 @@ SETTINGS = Schema("nginx-settings", {
     "referrer-policy": Setting(Choice((
         "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "same-origin",
         "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"))),
-    "content-security-policy": Setting(Text(r"[^\"\\$]+", "a policy without double quotes, backslashes or $"),
+    "content-security-policy": Setting(Text(CSP, "a Content Security Policy: DIRECTIVE VALUES; ... (no \", \\ or $)"),
                                        empty=True),
     "csp-report-only": Setting(Boolean()),
     "login-paths": Setting(Regex()),
