@@ -80,6 +80,10 @@ class Instance:
             return
         user, password = build_secrets.substitute(self.placed.get("user", self.options.get("user", "")),
                                                   self.secrets).split(":", 1)
+        with open(path) as stream:
+            old_user, _, old_hash = stream.read().strip().partition(":")
+        if old_user == user and old_hash.startswith("{SSHA}") and AuthEncoding.pw_validate(old_hash, password):
+            return  # salted already, for this password: an unchanged build changes nothing
         hashed = AuthEncoding.pw_encrypt(password.encode(), "SSHA").decode()
         descriptor = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as stream:
