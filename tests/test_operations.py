@@ -11,6 +11,7 @@ held.
 import glob
 import json
 import os
+import stat
 import subprocess
 import uuid
 
@@ -201,6 +202,33 @@ def test_an_instance_over_its_memory_limit_is_drained_and_restarted_without_a_fa
     finally:
         run(build, cwd=slave)
         supervisorctl(slave, "update", check=True)
+    wait_until(all_instances_up, 180, "every instance up again")
+
+
+def test_memory_watch_restarts_no_second_instance_once_one_cannot_start(site):
+    slave = os.path.join(site, "app-slave")
+    build = [os.path.join(slave, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
+    log_path = os.path.join(slave, "var", "log", "memory-watch.log")
+    first, second = (f"instance:instance-{port}" for port in (BASE, BASE + 1))
+    second_pid = supervisorctl(slave, "pid", second).strip()
+    wsgi_ini = os.path.join(slave, "parts", "instance", "etc", "wsgi.ini")
+    mode = stat.S_IMODE(os.stat(wsgi_ini).st_mode)
+    try:
+        # Both instances are over 100 MB; the first restarted cannot read its configuration (a bad release).
+        os.chmod(wsgi_ini, 0o600)
+        run([*build, "instance-settings:memory-limit=100", "instance-settings:memory-check=TICK_5"], cwd=slave)
+        os.chmod(wsgi_ini, 0o600)  # the build wrote it anew
+        supervisorctl(slave, "update", check=True)
+        wait_until(lambda: f"stopped restarting: {first} did not start" in open(log_path).read(), 300,
+                   "memory-watch gives up on the first instance")
+        # Later ticks see the first instance down and leave the second alone.
+        wait_until(lambda: f"not restarting it: {first} is" in open(log_path).read(), 60, "a later tick refuses")
+        assert supervisorctl(slave, "pid", second).strip() == second_pid
+    finally:
+        os.chmod(wsgi_ini, mode)
+        run(build, cwd=slave)
+        supervisorctl(slave, "update", check=True)
+        supervisorctl(slave, "start", first)
     wait_until(all_instances_up, 180, "every instance up again")
 
 
