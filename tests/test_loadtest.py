@@ -148,3 +148,21 @@ def test_a_bad_setting_fails_the_build_and_keeps_the_live_settings(built, tmp_pa
     result = build_settings(directory, **{setting: value})
     assert result.returncode != 0 and message in result.stdout
     assert open(live).read() == before
+
+
+def leg(rps, p99=1.0, failed=0):
+    return {"rps": rps, "p50": 1.0, "p99": p99, "bytes_per_response": 100, "errors": 0, "cpu": "-",
+            "users": 1, "requests": 100, "failed": failed, "command": "x"}
+
+
+def test_bench_ratios_pair_measurements_by_name_not_by_order():
+    from surge.loadtest import results
+
+    # figures.json keeps the measurements sorted by name: the run's order is lost.
+    web = dict(sorted({results.CACHED_KEPT: leg(9968), results.DISK_KEPT: leg(11404),
+                       results.CACHED_NEW: leg(500), results.DISK_NEW: leg(1000)}.items()))
+    text = "\n".join(results.web_section(web))
+    assert "Cached page / disk, requests per second: **0.87** with kept-alive connections, **0.50**" in text
+    members = dict(sorted({results.THROUGH_HAPROXY: leg(25.3, failed=2), results.DIRECT: leg(27.4)}.items()))
+    text = "\n".join(results.members_section({**members, "threads": 4}))
+    assert "Throughput through HAProxy / directly: **0.92**, failed requests through HAProxy: **2**" in text

@@ -106,10 +106,10 @@ class Bench:
         static_url = self.cluster.publish_static(body)
         gzip = "Accept-Encoding: gzip"
         legs = (
-            ("cached page, kept-alive connections", page_url, 64, (gzip,)),
-            ("same bytes from disk, kept-alive connections", static_url, 64, (gzip,)),
-            ("cached page, a new TLS connection per request", page_url, 32, (gzip, "Connection: close")),
-            ("same bytes from disk, a new TLS connection per request", static_url, 32, (gzip, "Connection: close")),
+            (results.CACHED_KEPT, page_url, 64, (gzip,)),
+            (results.DISK_KEPT, static_url, 64, (gzip,)),
+            (results.CACHED_NEW, page_url, 32, (gzip, "Connection: close")),
+            (results.DISK_NEW, static_url, 32, (gzip, "Connection: close")),
         )
         runs = []
         for name, url, connections, headers in legs:
@@ -166,9 +166,9 @@ class Bench:
             f"of them in the pools members use ({', '.join(i['name'] for i in reachable)})")
         direct_targets = [f"http://{i['address']}" for i in reachable for _ in range(i["threads"])]
         self.figures["members"] = self.in_rounds("members", [
-            self.member_leg("through HAProxy, 4 clients per Zope thread", "members-haproxy", 4 * threads,
+            self.member_leg(results.THROUGH_HAPROXY, "members-haproxy", 4 * threads,
                             [pools["haproxy"]], cookie, prefix),
-            self.member_leg("instances directly, 1 client per thread", "members-direct", len(direct_targets),
+            self.member_leg(results.DIRECT, "members-direct", len(direct_targets),
                             direct_targets, cookie, prefix),
         ])
         self.figures["members"]["threads"] = threads
