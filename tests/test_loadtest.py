@@ -104,6 +104,20 @@ def test_the_rendered_settings_are_what_locust_reads():
     assert {"Anonymous", "Member", "Author"} <= set(listed)
 
 
+def test_an_account_password_that_begins_with_a_dash_reaches_locust(tmp_path):
+    # A random password begins with "-" one time in 64: Locust must take it as the option's value.
+    from surge.buildout import secretsfile
+
+    secretsfile.write(str(tmp_path / "accounts.cfg"), {"password": "-Dash-first-Vq7xRk9mZ2tWc8bY"}, "test",
+                      section="accounts")
+    script = tmp_path / "loadtest"
+    script.write_text(open(repo_path("bin", "loadtest")).read().replace(
+        f'output="{repo_path("var", "loadtest")}"', f'output="{tmp_path}"'))
+    script.chmod(0o755)
+    result = run([str(script), "--list"], check=False)
+    assert result.returncode == 0 and "Member" in result.stdout, result.stdout
+
+
 def test_locust_refuses_a_setting_it_does_not_know(tmp_path):
     config = tmp_path / "loadtest.conf"
     config.write_text(open(repo_path("etc", "loadtest.conf")).read() + "spike-size = 40\n")

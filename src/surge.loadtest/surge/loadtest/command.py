@@ -36,7 +36,8 @@ def locust_argv(argv, config, run_directory, accounts, repository):
     constant = has_option(argv, CONSTANT)
     files = LOCUSTFILE if constant else f"{LOCUSTFILE},{SHAPE}"
     worker = has_option(argv, {"--worker"})
-    defaults = ["-f", files, "--config", config, "--account-password", content.account_password(accounts)]
+    # One word with its option: a random password may begin with "-", which argparse would take for an option.
+    defaults = ["-f", files, "--config", config, f"--account-password={content.account_password(accounts)}"]
     if not has_option(argv, {"--sites", "-l", "--list", "-h", "--help"}):
         for key, value in settings.cluster_defaults(settings.read_config(config), repository).items():
             defaults += [f"--{key.replace('_', '-')}", value]
