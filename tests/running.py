@@ -30,7 +30,7 @@ SITE_URLS = topology.site_urls()
 VHM = topology.VIRTUAL_HOST_PREFIX
 
 
-def exchange(connection, method, path, headers, body):
+def exchange(connection, method, path, headers, body=None):
     """(status, headers, body) of one request on CONNECTION, which is closed after."""
     try:
         connection.request(method, path, body=body, headers=headers or {})

@@ -25,7 +25,7 @@ from conftest import (
     run,
     wait_until,
 )
-from running import APP_MASTER, APP_SLAVE, HAPROXY, HTTP, HTTPS, VHM, WEB_1, WEB_2
+from running import APP_MASTER, APP_SLAVE, HAPROXY, HTTP, HTTPS, VHM, WEB_1, WEB_2, exchange
 from standin import StandIn
 from surge.cluster import running as cluster_running
 
@@ -61,16 +61,6 @@ def tls_context(root, **versions):
     for name, value in versions.items():
         setattr(context, name, value)
     return context
-
-
-def exchange(connection, method, path, headers, body=None):
-    """(status, headers, body) of one request on CONNECTION, which is closed after."""
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 def https(method, path, root, headers=None, source=None, context=None, body=None):
