@@ -77,8 +77,9 @@ def test_haproxy_pools_hold_every_instance_once(cluster):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("haproxy-settings:author-instances=3",
-     "ring-fence 4 of the 4 instances; the shared pool needs at least one"),
+    ("instance-settings:author-instances=3",
+     "[instance-settings] author-instances = '3' here, but ../app-slave/cluster.cfg (app server app-slave) builds "
+     "instance-settings author-instances = '1'"),
     ("instance-settings:count=many", "[instance-settings] count = 'many'"),
     ("buildout:develop=src/surge.buildout src/surge.policy",
      "includes src/surge.policy: a production build installs our packages from internal releases"),

@@ -66,6 +66,31 @@ def test_anonymous_front_page_is_the_themed_site_and_a_varnish_hit_the_second_ti
         assert status == 200 and headers["X-Cache"] == "HIT", dict(headers)
 
 
+def nice_levels(pid):
+    """{nice level} of every thread of process PID (Linux's nice is per thread)."""
+    levels = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/stat") as stream:
+            levels.add(int(stream.read().rsplit(")", 1)[1].split()[16]))
+    return levels
+
+
+def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
+    pids = {}
+    for server in ("app-master", "app-slave"):
+        for line in supervisorctl(os.path.join(site, server), "status").splitlines():
+            match = re.match(r"instance:instance-(\d+)\s+RUNNING\s+pid (\d+)", line)
+            if match:
+                pids[f"{server}-{match.group(1)}"] = int(match.group(2))
+    levels = {pool: set() for pool in ("shared", "member", "author")}
+    for (pool, name), _ in running.instance_rows().items():
+        threads = nice_levels(pids[name])
+        assert len(threads) == 1, (name, threads)  # Zope's worker threads inherit the level
+        levels[pool] |= threads
+    assert all(levels.values()), levels
+    assert min(levels["shared"]) > max(levels["member"] | levels["author"]), levels
+
+
 def login(root, address):
     """The __ac cookie of a login through ADDRESS."""
     form = urllib.parse.urlencode({"__ac_name": "admin", "__ac_password": admin_password(root),
@@ -332,7 +357,8 @@ def weak_secrets(root):
     ("web-1", f"ports:varnish={HTTPS}", f"both use port {HTTPS}"),
     ("app-master", "instance-settings:count=many", "[instance-settings] count = 'many'"),
     ("app-master", "instance-settings:conflict-retries=lots", "[instance-settings] conflict-retries = 'lots'"),
-    ("app-master", "haproxy-settings:author-instances=3", "the shared pool needs at least one"),
+    ("app-master", "instance-settings:author-instances=3", "would describe instances (or pools) that server does "
+     "not run"),
     ("app-slave", "settings:secrets-file={weak}", "[secrets] zope-admin-password is shorter than 16 characters"),
 ])
 def test_a_bad_build_of_a_running_server_changes_nothing_it_serves(site, server, setting, message):

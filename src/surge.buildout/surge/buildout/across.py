@@ -74,10 +74,13 @@ def problems(buildout):
 
 
 def haproxy_instances(buildout, other):
-    """Each app server runs the instances HAProxy sends requests to: count, threads, ports, address."""
+    """Each app server runs the instances HAProxy sends requests to: count, threads, pools, ports, address."""
     section = buildout["haproxy-config"]["instances"]
     mine = {("instance-settings", "count"): buildout[section]["count"],
             ("instance-settings", "threads"): buildout[section]["threads"],
+            # Each app server gives its instances their pool's priority: the pools must be HAProxy's.
+            ("instance-settings", "author-instances"): buildout[section]["author-instances"],
+            ("instance-settings", "member-instances"): buildout[section]["member-instances"],
             ("ports", "instance-base"): buildout["ports"]["instance-base"]}
     found = []
     for key in buildout["topology"]["app-servers"].split():
@@ -89,7 +92,7 @@ def haproxy_instances(buildout, other):
             if theirs.strip() != value.strip():
                 found.append(f"{where(buildout, theirs_section, theirs_key)} = {value!r} here, but {name} "
                              f"(app server {key}) builds {theirs_section} {theirs_key} = {theirs!r}: HAProxy "
-                             "would describe instances that server does not run")
+                             "would describe instances (or pools) that server does not run")
         if address_of(config["hosts"]["server"]) != address_of(buildout["hosts"][key]):
             found.append(f"{where(buildout, 'hosts', key)} = {buildout['hosts'][key]!r} here, but {name} binds "
                          f"its instances on {config['hosts']['server']!r}")

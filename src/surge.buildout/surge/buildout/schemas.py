@@ -59,6 +59,9 @@ TOPOLOGY = Schema("topology", {
 
 INSTANCE = Schema("instance-settings", {
     "count": Setting(Integer(1, 256)),
+    "author-instances": Setting(Integer(0, 1000)),
+    "member-instances": Setting(Integer(0, 1000)),
+    **{f"{pool}-nice": Setting(Integer(0, 19, unit="nice level")) for pool in ("author", "member", "shared")},
     "threads": Setting(Integer(1, 64)),
     "spare-threads": Setting(Integer(0, 16)),
     "zodb-cache-size": Setting(Integer(100, 10000000, unit="objects")),

@@ -20,8 +20,6 @@ OVERLAY = "cluster.cfg"
 SMALL = """
 [instance-settings]
 count = 2
-
-[haproxy-settings]
 author-instances = 1
 member-instances = 1
 

@@ -13,14 +13,16 @@ instances, instance-base-port
 listen, spill-address, listen-stats
     What HAProxy binds: its [listen] entries.
 
-The settings author-instances and member-instances say how many instances
-are ring-fenced for authors and for members; the rest form the shared pool,
-which must keep at least one.
+Which instance is in which pool is surge.buildout.pools' answer, from
+[instance-settings] author-instances and member-instances (the app servers
+give each instance its pool's CPU priority from the same answer).
 
 Every instance is a server line in exactly one backend, with ``maxconn``
 equal to its threads, so no instance ever gets more concurrent requests than
-it has threads: the rest queue in HAProxy. Ring-fenced instances are taken
-alternately from the servers, so losing one server leaves every pool alive.
+it has threads: the rest queue in HAProxy. The shared pool's queue is
+shorter (shared-queue-timeout) and bounded: with more than
+shared-queue-per-thread requests queued per shared thread, anonymous
+requests get the panic page at once (``shared_queue_limit``).
 
 Derived for the template: ``backends``, a list of {"name", "balance",
 "servers"}; each server is {"name", "address", "port", "options"}. The
@@ -35,6 +37,7 @@ maxconn equal to the threads.
 
 import re
 
+from surge.buildout import pools
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
 from surge.buildout.schema import HAPROXY_TIME, PROGRAM, Integer, Schema, Setting, Text
@@ -43,11 +46,11 @@ SERVER_LINE = re.compile(r"^\s*server\s+(\S+)\s+(\S+):(\d+)\s.*?\bmaxconn\s+(\d+
 
 SETTINGS = Schema("haproxy-settings", {
     "binary": Setting(PROGRAM),
-    "author-instances": Setting(Integer(0, 1000)),
-    "member-instances": Setting(Integer(0, 1000)),
     "maxconn": Setting(Integer(1, 1000000)),
+    "shared-queue-per-thread": Setting(Integer(1, 100000)),
     **{key: Setting(HAPROXY_TIME) for key in (
-        "queue-timeout", "connect-timeout", "server-timeout", "client-timeout", "check-interval", "slowstart")},
+        "queue-timeout", "shared-queue-timeout", "connect-timeout", "server-timeout", "client-timeout",
+        "check-interval", "slowstart")},
     "group": Setting(Text(r"[a-z_][a-z0-9_-]{0,31}", "a group name")),
 })
 
@@ -57,50 +60,38 @@ class Haproxy(Template):
 
     def derive(self):
         problems = []
-        instances = self.buildout[self.options["instances"]]
-        numbers = {"instance-count": int(instances["count"]), "threads": int(instances["threads"]),
-                   "instance-base-port": int(self.options["instance-base-port"])}
-        numbers.update({key: int(self.settings[key]) for key in ("author-instances", "member-instances")})
-        servers = []
+        settings = self.options["instances"]
+        addresses = {}
         for key in self.options["app-servers"].split():
-            address = self.buildout["hosts"].get(key)
-            if not address:
+            addresses[key] = self.buildout["hosts"].get(key)
+            if not addresses[key]:
                 problems.append(f"{where(self.buildout, self.name, 'app-servers')}: no [hosts] {key}")
-            servers.append((key, address))
         fail(problems)
         self.instances = [
-            {"name": f"{key}-{numbers['instance-base-port'] + index}", "address": address,
-             "port": numbers["instance-base-port"] + index}
-            for index in range(numbers["instance-count"]) for key, address in servers
+            {"name": f"{instance.server}-{instance.port}", "address": addresses[instance.server],
+             "port": instance.port, "pool": instance.pool}
+            for instance in pools.from_settings(self.buildout, settings)
         ]
-        self.threads = numbers["threads"]
-        ring_fenced = numbers["author-instances"] + numbers["member-instances"]
-        if ring_fenced >= len(self.instances):
-            raise ConfigError(
-                f"{where(self.buildout, self.settings_section, 'author-instances')} ({numbers['author-instances']}) "
-                f"plus {where(self.buildout, self.settings_section, 'member-instances')} "
-                f"({numbers['member-instances']}) "
-                f"ring-fence {ring_fenced} of the {len(self.instances)} instances; the shared pool needs at least one"
-            )
-        # Ring-fenced instances come from the end of the interleaved list.
-        shared_count = len(self.instances) - ring_fenced
+        self.threads = int(self.buildout[settings]["threads"])
         instance_options = f"check maxconn {self.threads}"
         spill_host, _, spill_port = self.options["spill-address"].rpartition(":")
         spill_options = f"maxconn {self.settings['maxconn']}"
 
-        def backend(name, balance, instances, spill):
-            servers = [dict(instance, options=instance_options) for instance in instances]
+        def backend(name, balance, spill):
+            servers = [dict(instance, options=instance_options) for instance in self.instances
+                       if instance["pool"] == name]
             if spill:
                 servers.append({"name": f"{name}-spill", "address": spill_host, "port": spill_port,
                                 "options": spill_options})
             return {"name": name, "balance": balance, "servers": servers}
 
-        members_end = shared_count + numbers["member-instances"]
-        return {"health_path": instances["health-path"], "backends": [
-            backend("shared", "leastconn", self.instances[:shared_count], spill=False),
-            backend("author", "first", self.instances[members_end:], spill=True),
-            backend("member", "first", self.instances[shared_count:members_end], spill=True),
-        ]}
+        shared = backend("shared", "leastconn", spill=False)
+        return {"health_path": self.buildout[settings]["health-path"],
+                # Queued anonymous requests beyond this get the panic page at once.
+                "shared_queue_limit": len(shared["servers"]) * self.threads
+                * int(self.settings["shared-queue-per-thread"]),
+                "backends": [shared, backend("author", "first", spill=True),
+                             backend("member", "first", spill=True)]}
 
     def check(self, staged):
         super().check(staged)
