@@ -180,3 +180,21 @@ def test_bench_ratios_pair_measurements_by_name_not_by_order():
     members = dict(sorted({results.THROUGH_HAPROXY: leg(25.3, failed=2), results.DIRECT: leg(27.4)}.items()))
     text = "\n".join(results.members_section({**members, "threads": 4}))
     assert "Throughput through HAProxy / directly: **0.92**, failed requests through HAProxy: **2**" in text
+
+
+def shape_run(probe_lull, probe_spike):
+    empty = {"requests": 100, "failed": 0, "p50": 1.0, "p95": 1.0, "p99": 1.0}
+    return {"top users": 600, "cpu busy": 0.97, "failed": {"anonymous": 3}, "probe failed": 0,
+            "probe lull": {**empty, "p95": probe_lull}, "probe spike": {**empty, "p95": probe_spike},
+            "classes in the spike": {"member": empty}, "logins": empty, "cpu": "-", "command": "x"}
+
+
+def test_spike_ratios_pair_runs_by_name_not_by_order():
+    from surge.loadtest import results
+
+    # figures.json sorts "with priorities" and "without priorities" by name; the run alternates their order.
+    shape = dict(sorted({results.WITHOUT: shape_run(100, 800), results.WITH: shape_run(100, 120)}.items()))
+    text = "\n".join(results.spike_section({results.STAMPEDE: shape}))
+    assert "stampede: the author's p95 in the spike with the priorities / without: **0.15** (120 ms against 800" in text
+    # spike / lull per run: 1.20 with, 8.00 without.
+    assert "     - 1.20" in text and "     - 8.00" in text

@@ -8,8 +8,10 @@ web      a cached anonymous page through nginx (TLS) and Varnish, against
 members  member pages with 4 times more clients than the cluster has Zope
          threads through HAProxy, against the instances directly with as
          many clients as threads (Locust);
-spike    the lull-spike-lull shape of bin/loadtest: failures, percentiles
-         per class, authors' latency in the spike against the lull;
+spike    three spike shapes (bin/loadtest's own, a stampede of uncacheable
+         searches, a login storm), each with and without the pools' CPU
+         priorities: failures per class, an author probe's latency in the
+         spike against the lull, logins, the machine's busy CPU share;
 builds   cold and no-op bin/buildout -N of each top-level file.
 
 It starts the cluster when it is not running (bin/cluster up) and leaves it
@@ -30,8 +32,8 @@ import time
 from surge.buildout.progress import sayer
 from surge.loadtest import content, cpu, results, samples, settings, wrk
 from surge.loadtest.bench_cluster import Cluster
-from surge.loadtest.phases import phases
-from surge.loadtest.report import CLASSES, by_phase, figures
+from surge.loadtest.bench_spike import SpikeBench
+from surge.loadtest.report import figures
 
 BENCHMARKS = ("builds", "web", "members", "spike")
 HERE = os.path.dirname(__file__)
@@ -175,54 +177,7 @@ class Bench:
 
     # spike
     def spike(self):
-        plan = phases(self.options)
-        sample_file = self.file("spike-requests.csv")
-        argv = [os.path.join(self.bin, "loadtest")]
-        say(f"spike: {' '.join(f'{p.name} {p.end - p.start:.0f} s at {p.users} users' for p in plan)}; "
-            f"about {plan[-1].end / 60:.0f} minutes")
-        spike_cpu = {}
-
-        def run():
-            with open(self.file("spike.log"), "w") as log:
-                process = subprocess.Popen(
-                    [*argv, "--only-summary", "--admin-password-file", "", "--csv", self.file("spike"),
-                     "--csv-full-history", "--html", self.file("spike-report.html"), "--samples", sample_file],
-                    stdout=log, stderr=subprocess.STDOUT)
-                spike_cpu.update(self.cpu_during(process, sample_file, plan))
-                process.wait()
-            rows = samples.read(sample_file)
-            start = samples.started(sample_file)
-            phased = by_phase(rows, plan, start)
-            author_lull = figures([row for row in phased["lull"] if row[1] == "author"])
-            author_spike = figures([row for row in phased["spike"] if row[1] == "author"])
-            found = {"failed": sum(1 for row in rows if row[4]), "requests": len(rows),
-                     "classes": {kind: figures([r for r in rows if r[1] == kind]) for kind in CLASSES},
-                     "author lull": author_lull, "author spike": author_spike,
-                     "spike rps": len(phased["spike"]) / max(plan[2].end - plan[2].start, 1)}
-            results.spike_plots(rows, start, plan, os.path.join(self.args.docs, "bench"))
-            return found
-
-        found = measured("spike", run, "bin/loadtest   (settings: etc/loadtest.conf)")
-        for phase in ("ramp", "spike"):
-            found[f"cpu during the {phase}"] = spike_cpu.get(phase, "")
-            say(f"  busiest during the {phase}: {found[f'cpu during the {phase}']}")
-        self.figures["spike"] = found
-
-    def cpu_during(self, process, sample_file, plan):
-        """CPU shares during the ramp and the spike of the run PROCESS is making: {phase: shares}."""
-        deadline = time.monotonic() + 120
-        while samples.started(sample_file) is None and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        start = samples.started(sample_file)
-        if start is None:
-            return {}
-        shares = {}
-        for phase in plan[1:3]:
-            time.sleep(max(start + phase.start - time.time(), 0))
-            before = cpu.snapshot()
-            time.sleep(max(start + phase.end - time.time(), 0))
-            shares[phase.name] = cpu.describe(cpu.usage(before, cpu.snapshot()))
-        return shares
+        self.figures["spike"] = SpikeBench(self).run()
 
     # builds
     def builds(self):

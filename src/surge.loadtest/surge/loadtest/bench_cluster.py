@@ -14,6 +14,7 @@ from surge.loadtest import content
 
 STATIC_NAME = "bench-page.html"
 INSTANCE = re.compile(r"^app-.*-\d+$")
+RUNNING_INSTANCE = re.compile(r"^instance:instance-\d+\s+RUNNING\s+pid (\d+)", re.M)
 
 
 class Cluster:
@@ -81,6 +82,20 @@ class Cluster:
         instances = [{"name": server, "pool": pool, "address": row["addr"], "threads": int(row["slim"])}
                      for (pool, server), row in running.haproxy_stats(address).items() if INSTANCE.match(server)]
         return {"haproxy": f"http://{address}:{topology.HAPROXY_PORT}", "instances": instances}
+
+    def instance_pids(self):
+        """[pid] of every running Zope instance of the app servers (their supervisord's status)."""
+        pids = []
+        for server in SERVERS:
+            if server.web:
+                continue
+            directory = os.path.join(self.root, server.name)
+            status = subprocess.run([os.path.join(directory, "bin", "supervisorctl"), "status"],
+                                    capture_output=True, text=True, check=False).stdout
+            pids.extend(int(pid) for pid in RUNNING_INSTANCE.findall(status))
+        if not pids:
+            raise SystemExit(f"bench: no running instance in {self.root}")
+        return pids
 
     def member_cookie(self):
         """The __ac cookie (name=value) of the first load test member."""

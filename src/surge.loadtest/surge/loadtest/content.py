@@ -14,6 +14,8 @@ from surge.buildout import secretsfile
 
 WORDS = ("harbour", "festival", "timetable", "weather", "council", "library", "concert", "market")
 AUTHOR_ROLES = ["Member", "Editor"]
+# bin/bench's author probe (surge.loadtest.probe), apart from Locust's authors.
+PROBE_AUTHOR = "author-probe"
 
 
 def section_paths(options):
@@ -131,7 +133,7 @@ def prepare(options, say=print):
     site.ensure("/desk", "Folder", "Desk")
     for name in member_names(options):
         site.ensure_user(name, options.account_password, ["Member"])
-    for name in author_names(options):
+    for name in (*author_names(options), PROBE_AUTHOR):
         site.ensure_user(name, options.account_password, AUTHOR_ROLES)
         site.ensure(desk_page(name), "Document", f"Page of {name}", text_of(name))
     say(f"loadtest: {site.url} ready ({site.made} made) in {time.monotonic() - started:.0f} s")

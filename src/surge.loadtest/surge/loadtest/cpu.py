@@ -48,3 +48,18 @@ def usage(before, after, top=6):
 def describe(shares):
     """'nginx 95%, varnishd 40%, ...' (100% is one core)."""
     return ", ".join(f"{command} {share * 100:.0f}%" for command, share in shares)
+
+
+def machine_times():
+    """(busy, total) CPU time of the whole machine so far, in ticks (/proc/stat's first line)."""
+    with open("/proc/stat") as stream:
+        fields = [int(value) for value in stream.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total
+
+
+def busy_share(before, after):
+    """The share (0-1) of all cores' time that was busy between two machine_times()."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return busy / total if total else 0.0

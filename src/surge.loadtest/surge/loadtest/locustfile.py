@@ -1,7 +1,8 @@
 """The site's visitors: anonymous readers, members, authors (Locust users).
 
 Anonymous visitors read the front page, sections, pages and news, and
-search; a new visitor also fetches the page's CSS and JavaScript once, as a
+search (a share of them, the searchers, only with queries nobody sent
+before); a new visitor also fetches the page's CSS and JavaScript once, as a
 browser with an empty cache does. Members log in and read pages, their
 dashboard and their profile, which are never cached. Authors log in and edit
 their own page through Plone's edit form, as a browser does (the form's CSRF
@@ -14,6 +15,7 @@ import random
 import re
 import time
 import urllib.parse
+import uuid
 
 import gevent.ssl
 from locust import FastHttpUser, events, task
@@ -41,10 +43,15 @@ def configure(environment, **kwargs):
         Anonymous.wait_time = think_time(options.anonymous_think, "anonymous-think")
         Member.wait_time = think_time(options.member_think, "member-think")
         Author.wait_time = think_time(options.author_think, "author-think")
+        Searcher.wait_time = Anonymous.wait_time
     except ValueError as error:
         raise SystemExit(f"loadtest: {error}") from None
-    Anonymous.weight, Member.weight, Author.fixed_count = (
-        options.anonymous_weight, options.member_weight, options.authors)
+    if not 0 <= options.fresh_search_share <= 100:
+        raise SystemExit(f"loadtest: --fresh-search-share = {options.fresh_search_share} is not a percent (0-100)")
+    # Weights are whole numbers: in hundredths, so the searchers' percent of the readers is exact.
+    Anonymous.weight = options.anonymous_weight * (100 - options.fresh_search_share)
+    Searcher.weight = options.anonymous_weight * options.fresh_search_share
+    Member.weight, Author.fixed_count = options.member_weight * 100, options.authors
     if options.samples:
         samples.record(environment, options.samples)
     if options.admin_password_file and not isinstance(environment.runner, WorkerRunner):
@@ -136,6 +143,19 @@ class Anonymous(Visitor):
     @task(1)
     def search(self):
         self.get(f"/@@search?SearchableText={random.choice(content.WORDS)}", "search")
+
+
+class Searcher(Visitor):
+    """A reader who searches the site with a query string nobody sent before: Varnish cannot answer it,
+    every one reaches the shared pool (a stampede's uncacheable load)."""
+
+    kind = "anonymous"
+    # Locust drops classes of weight 0 before configure() sets the weights; its dispatcher skips them after.
+    weight = 1
+
+    @task
+    def fresh_search(self):
+        self.get(f"/@@search?SearchableText={random.choice(content.WORDS)}&fresh={uuid.uuid4().hex}", "fresh search")
 
 
 class Member(Visitor):

@@ -19,6 +19,13 @@ CACHED_NEW = "cached page, a new TLS connection per request"
 DISK_NEW = "same bytes from disk, a new TLS connection per request"
 THROUGH_HAPROXY = "through HAProxy, 4 clients per Zope thread"
 DIRECT = "instances directly, 1 client per thread"
+SPIKE = "spike"
+STAMPEDE = "stampede"
+LOGIN_STORM = "login storm"
+WITH = "with priorities"
+WITHOUT = "without priorities"
+# The author probe's requests (surge.loadtest.probe) in the plots, beside Locust's classes.
+PLOTTED = (*CLASSES, "probe")
 
 
 def number(value, digits=0):
@@ -81,21 +88,44 @@ def members_section(found):
     return lines + commands(legs)
 
 
+def failed_by_class(failed):
+    return " / ".join(str(failed.get(kind, 0)) for kind in CLASSES)
+
+
 def spike_section(found):
-    rows = [(kind, f["requests"], f["failed"], number(f["p50"]), number(f["p95"]), number(f["p99"]))
-            for kind, f in found["classes"].items()]
-    lull, spike = found["author lull"], found["author spike"]
-    return [".. rubric:: The spike: lull, spike, lull", "",
-            *table(("class", "requests", "failed", "p50 ms", "p95 ms", "p99 ms"), rows),
-            f"Failed requests: **{found['failed']}** of {found['requests']}. Authors' p50 in the spike / in the "
-            f"lull: **{ratio(spike['p50'], lull['p50'])}** ({number(spike['p50'])} ms against "
-            f"{number(lull['p50'])} ms; p95 {number(spike['p95'])} against {number(lull['p95'])} ms). "
-            f"Requests per second at the top of the spike: {number(found['spike rps'])}.", "",
-            f"Busiest processes (100% = one core) during the ramp: {found.get('cpu during the ramp', '-')}; "
-            f"at the top of the spike: {found['cpu during the spike']}.", "",
+    shapes = {shape: sides for shape, sides in found.items() if isinstance(sides, dict) and WITH in sides}
+    rows, lines = [], []
+    for shape, sides in shapes.items():
+        for side in (WITH, WITHOUT):
+            f = sides.get(side)
+            if not f:
+                continue
+            lull, spike = f["probe lull"], f["probe spike"]
+            rows.append((shape, side, f["top users"], f"{f['cpu busy'] * 100:.0f}%", failed_by_class(f["failed"]),
+                         f"{number(lull['p95'])} ({lull['requests']})", f"{number(spike['p95'])} ({spike['requests']})",
+                         ratio(spike["p95"], lull["p95"]), number(f["classes in the spike"]["member"]["p95"]),
+                         number(f["logins"]["p95"])))
+        if WITHOUT in sides:
+            with_, without = sides[WITH]["probe spike"]["p95"], sides[WITHOUT]["probe spike"]["p95"]
+            lines.append(f"- {shape}: the author's p95 in the spike with the priorities / without: "
+                         f"**{ratio(with_, without)}** ({number(with_)} ms against {number(without)} ms).")
+    busiest = [f"- {shape}, {side}: {sides[side]['cpu']}" for shape, sides in shapes.items()
+               for side in (WITH, WITHOUT) if side in sides]
+    commands = [f"- {shape}: ``{sides[WITH]['command']}``" for shape, sides in shapes.items()]
+    return [".. rubric:: Spikes: three shapes, with and without the pools' CPU priorities", "",
+            "The author probe is a separate process editing its own page (the edit form, one request after "
+            "another); lull and spike are its p95 in ms (requests). Failed requests are anonymous / member / "
+            "author (the probe failed none unless said); an anonymous failure is mostly the panic page of "
+            "early shedding. CPU busy: all cores' busy share during the spike.", "",
+            *table(("shape", "CPU priorities", "visitors", "CPU busy", "failed", "author p95 lull",
+                    "author p95 spike", "spike / lull", "member p95 spike", "login p95"), rows),
+            *lines, "",
+            *[f"Probe failures: {shape}, {side}: **{sides[side]['probe failed']}**." for shape, sides in
+              shapes.items() for side in (WITH, WITHOUT) if sides.get(side, {}).get("probe failed")],
+            "Busiest processes during the spike (100% = one core):", "", *busiest, "",
             ".. image:: bench/spike-throughput.png", "   :alt: requests per second of each class over the run", "",
             ".. image:: bench/spike-latency.png", "   :alt: p50 and p95 latency of each class over the run", "",
-            "Reproduce: ``bin/loadtest`` (the settings of ``etc/loadtest.conf``).", ""]
+            "Reproduce (with the cluster running; ``bin/bench --only spike`` runs them all):", "", *commands, ""]
 
 
 def builds_section(found):
@@ -161,7 +191,7 @@ def spike_plots(rows, start, plan, directory):
         for phase in plan:
             if phase.name in ("ramp", "spike"):
                 axes.axvspan(phase.start, phase.end, color="0.92", lw=0)
-        for kind in CLASSES:
+        for kind in PLOTTED:
             found = buckets(rows, start, kind)
             times = list(found)
             if draw == "throughput":

@@ -17,6 +17,8 @@ SETTINGS = (
      "(empty: the one-machine cluster's web servers)"),
     ("anonymous-weight", int, 90, "share of anonymous visitors among the visitors that are not authors"),
     ("member-weight", int, 10, "share of logged-in members among the visitors that are not authors"),
+    ("fresh-search-share", int, 0, "percent of the anonymous visitors who search with queries nobody sent before "
+     "(uncacheable)"),
     ("authors", int, 2, "authors editing throughout, whatever the load (a fixed number)"),
     ("anonymous-think", str, "2-8", "seconds an anonymous visitor reads a page (MIN-MAX)"),
     ("member-think", str, "3-10", "seconds a member reads a page (MIN-MAX)"),

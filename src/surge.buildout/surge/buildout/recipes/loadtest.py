@@ -27,6 +27,7 @@ SETTINGS = Schema("loadtest-settings", {
     "admin-password-file": Setting(Path(), empty=True),
     "anonymous-weight": Setting(Integer(0, 1000)),
     "member-weight": Setting(Integer(0, 1000)),
+    "fresh-search-share": Setting(Integer(0, 100, unit="percent")),
     "authors": Setting(Integer(1, 1000)),
     "anonymous-think": Setting(THINK_TIME),
     "member-think": Setting(THINK_TIME),
