@@ -204,6 +204,14 @@ def test_login_cookie_is_never_cached_and_reaches_the_backend_as_member(web_1):
     assert answers[0]["X-Backend-Count"] != answers[1]["X-Backend-Count"]
 
 
+def test_a_login_post_reaches_the_backend_as_member_and_the_login_form_stays_anonymous(web_1):
+    # A login storm's logins run in the members' pool, not behind the anonymous queue.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert https("POST", "/login", web_1, form, body="__ac_name=x")[1]["X-Backend-Class"] == "member"
+    assert https("GET", "/login", web_1)[1]["X-Backend-Class"] == "anonymous"
+    assert https("POST", new_path(), web_1, form, body="a=b")[1]["X-Backend-Class"] == "anonymous"
+
+
 @pytest.mark.parametrize("suffix", ["/edit", "/@@edit", "/++add++Document", "/folder_contents", "/manage_main",
                                     "/@@site-controlpanel"])
 def test_author_path_gets_the_author_class(web_1, suffix):
