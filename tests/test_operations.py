@@ -103,6 +103,9 @@ def test_views_answer_from_real_requests(site):
     log(site, "web-2", f"an error {uuid.uuid4().hex}", priority="local0.err")
     wait_until(lambda: arrived(site, f"program = 'haproxy' AND message LIKE '%{path}%'"), 60, "HAProxy's line")
     wait_until(lambda: arrived(site, f"program = 'varnishncsa' AND message LIKE '%{path}%'"), 60, "varnishncsa's")
+    # The hits arrive summed up, once the period (hit-summary-seconds, 60) is over.
+    wait_until(lambda: arrived(site, f"program = 'varnish-hits' AND message LIKE '%count=1 url=%{path}'"), 90,
+               "the hits' summary")
     wait_until(lambda: arrived(site, "severity <= 3 AND program = 'surge-test'"), 60, "the error")
     parsed = sql(site, f"SELECT pool, class, method, status FROM haproxy_requests WHERE url LIKE '%{path}'")
     assert parsed and all(row == ["shared", "anonymous", "GET", "200"] for row in parsed), parsed

@@ -143,7 +143,7 @@ def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, messag
 def test_supervisorctl_shows_every_program_running(web_1):
     assert program_states(os.path.join(web_1, "web-1")) == [
         ["munin-node", "RUNNING"], ["nginx", "RUNNING"], ["rsyslog", "RUNNING"], ["varnish", "RUNNING"],
-        ["varnishncsa", "RUNNING"]]
+        ["varnish-hits", "RUNNING"], ["varnishncsa", "RUNNING"]]
 
 
 def test_plain_http_only_redirects_to_https(web_1):

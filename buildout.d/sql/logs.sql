@@ -33,11 +33,16 @@ FROM messages m,
          '\] \S+ ([^/ ]+)/(\S+) -?\d+/(-?\d+)/-?\d+/(-?\d+)/(-?\d+) (\d{3}) .*?\{([^}|]*)[^}]*\} "(\S+) (\S+)') AS r
 WHERE m.program = 'haproxy' AND r IS NOT NULL;
 
--- varnishncsa's lines (handling=hit|miss|pass|pipe|synth status=NNN url=...).
+-- Varnish's lines (handling=hit|miss|pass|pipe|synth status=NNN url=...):
+-- one per request from varnishncsa, and from varnish-hits either one per hit
+-- or one per URL and status per period with count=N (surge.buildout.ops.varnish_log).
+-- requests is how many requests a line stands for.
 CREATE OR REPLACE VIEW varnish_requests AS
-SELECT m.received, m.host, r[1] AS handling, r[2]::int AS status, r[3] AS url
-FROM messages m, regexp_match(m.message, 'handling=(\w+) status=(\d{3}) .*url=(\S+)') AS r
-WHERE m.program = 'varnishncsa' AND r IS NOT NULL;
+SELECT m.received, m.host, r[1] AS handling, r[2]::int AS status, r[4] AS url,
+       coalesce(r[3]::int, 1) AS requests  -- last: CREATE OR REPLACE VIEW only adds columns at the end
+FROM messages m,
+     regexp_match(m.message, 'handling=(\w+) status=(\d{3}) (?:count=(\d+) )?.*url=(\S+)') AS r
+WHERE m.program IN ('varnishncsa', 'varnish-hits') AND r IS NOT NULL;
 
 CREATE OR REPLACE VIEW errors_24h AS
 SELECT received, host, program, severity, left(message, 400) AS message
@@ -68,11 +73,11 @@ COMMENT ON VIEW slowest_urls_1h IS 'the 20 slowest URLs of the last hour, from H
 
 CREATE OR REPLACE VIEW varnish_hit_ratio_hour AS
 SELECT date_trunc('hour', received) AS hour, host,
-       count(*) FILTER (WHERE handling = 'hit') AS hits,
-       count(*) FILTER (WHERE handling = 'miss') AS misses,
-       count(*) FILTER (WHERE handling = 'pass') AS passes,
-       round(count(*) FILTER (WHERE handling = 'hit')::numeric
-             / nullif(count(*) FILTER (WHERE handling IN ('hit', 'miss')), 0), 3) AS hit_ratio
+       coalesce(sum(requests) FILTER (WHERE handling = 'hit'), 0) AS hits,
+       coalesce(sum(requests) FILTER (WHERE handling = 'miss'), 0) AS misses,
+       coalesce(sum(requests) FILTER (WHERE handling = 'pass'), 0) AS passes,
+       round(sum(requests) FILTER (WHERE handling = 'hit')::numeric
+             / nullif(sum(requests) FILTER (WHERE handling IN ('hit', 'miss')), 0), 3) AS hit_ratio
 FROM varnish_requests
 GROUP BY 1, 2
 ORDER BY 1 DESC, 2;

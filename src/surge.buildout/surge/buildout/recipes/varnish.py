@@ -19,7 +19,18 @@ import re
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys
 from surge.buildout.rendering import Template
-from surge.buildout.schema import PROGRAM, VARNISH_SIZE, VARNISH_TIME, Integer, Names, Path, Regex, Schema, Setting
+from surge.buildout.schema import (
+    PROGRAM,
+    VARNISH_SIZE,
+    VARNISH_TIME,
+    Choice,
+    Integer,
+    Names,
+    Path,
+    Regex,
+    Schema,
+    Setting,
+)
 
 SETTINGS = Schema("varnish-settings", {
     "binary": Setting(PROGRAM),
@@ -34,6 +45,8 @@ SETTINGS = Schema("varnish-settings", {
     # Varnish refuses a thread_pool_max below thread_pool_min (100).
     "thread-pool-max": Setting(Integer(100, 100000)),
     "includes": Setting(Path(exists=True, many=True), empty=True),
+    "hit-log": Setting(Choice(("summary", "every"))),
+    "hit-summary-seconds": Setting(Integer(1, 3600, unit="seconds")),
 })
 
 
