@@ -2,34 +2,48 @@
 plus one part that renders a file with surge.buildout:template, checked by
 Python's own compiler. Tests of bad input build it good first, then bad, and
 find every file of the build byte for byte as it was.
+
+The recipes come from a release of src/surge.buildout made once per test
+run, as a production build installs them: no develop egg, so a build runs
+no pip.
 """
 
+import atexit
+import functools
 import hashlib
 import os
+import shutil
+import tempfile
 
 import pytest
 
-from conftest import PYTHON, free_port, repo_path, run
+from conftest import PYTHON, REPO, free_port, repo_path, run
 
 GOOD_TEMPLATE = 'LISTEN = "{{ options.listen }}"\nGREETING = "{{ options.greeting }}"\n'
 STRONG = "Vq7-3xRk_pL9mZ2tWc8bYh4N"
 
 
+@functools.lru_cache(maxsize=None)
+def recipes_release():
+    """(folder, version) of this checkout's surge.buildout, released once into a temporary folder."""
+    from surge.cluster import releases
+
+    folder = tempfile.mkdtemp(prefix="surge-recipes-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder, releases.release(REPO, "surge.buildout", folder)
+
+
 def config_text(directory, port, overrides):
+    folder, version = recipes_release()
     sections = {
         "buildout": {
             "extends": f"{repo_path('buildout.d', 'base.cfg')}\n    {repo_path('packages.cfg')}",
-            "develop": repo_path("src", "surge.buildout"),
             "parts +": "demo",
         },
-        "releases": {"find-links": ""},
+        "releases": {"find-links": folder},
+        "versions": {"surge.buildout": version},
         "secrets": {"names +": "zope-admin-password"},
-        "settings": {
-            "secrets-file": os.path.join(directory, "secrets.cfg"),
-            # This buildout lives outside the repository: name the recipes' checkout as
-            # the build tools a production build accepts as a develop egg.
-            "build-tools": repo_path("src", "surge.buildout"),
-        },
+        "settings": {"secrets-file": os.path.join(directory, "secrets.cfg")},
         "users": {"zope": "nobody"},
         "ports": {"demo": str(port)},
         "listen": {"demo": "${hosts:server}:${ports:demo}"},

@@ -15,7 +15,7 @@ import threading
 import uuid
 
 import pytest
-from small_buildout import STRONG, fails_and_keeps_live_file
+from small_buildout import STRONG, fails_and_keeps_live_file, recipes_release
 
 PROBE = "surge-release-probe"
 
@@ -72,8 +72,8 @@ def overrides(case, version, pin, folder, index):
         "settings": {"mode": "production"},
         "buildout": {"index": index, "download-cache": os.path.join(case.directory, "downloads"),
                      "parts +": "demo probe"},
-        "releases": {"find-links": folder, "packages": PROBE},
-        "versions": {PROBE: pin},
+        "releases": {"find-links": f"{folder} {recipes_release()[0]}", "packages": PROBE},
+        "versions": {PROBE: pin, "surge.buildout": recipes_release()[1]},
         "probe": {"recipe": "zc.recipe.egg", "eggs": PROBE, "interpreter": "probe"},
     }
 

@@ -45,7 +45,6 @@ BASE = Schema("settings", {
     "site-role": Setting(SQL_NAME),
     "secrets-file": Setting(Path()),
     "syslog-socket": Setting(Path()),
-    "build-tools": Setting(Names(r"[\w./-]+", "a path"), empty=True),
     "health-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
     "wildcard-binds": Setting(Names(r"[\w.-]+", "a [listen] key", section="listen"), empty=True),
 })

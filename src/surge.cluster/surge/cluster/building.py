@@ -39,7 +39,7 @@ def make_traversable(root):
         parent = os.path.dirname(parent)
 
 
-RELEASED = ("surge.policy",)
+RELEASED = ("surge.buildout", "surge.policy")
 
 
 def write_server_files(repository, root, server, versions):

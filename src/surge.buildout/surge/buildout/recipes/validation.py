@@ -22,8 +22,8 @@ What it checks, reporting every problem at once with file, section and key:
   [settings] wildcard-binds names on purpose;
 - in production, what this build says about the other servers matches
   their own top-level files (surge.buildout.across);
-- in production, no develop egg but the build's own recipes ([settings]
-  build-tools) and no mr.developer: site code comes from internal releases.
+- in production, no develop egg and no mr.developer: our packages, the
+  build's own recipes included, come from internal releases.
 """
 
 import pwd
@@ -235,12 +235,11 @@ def checkouts_in_production(buildout):
     if buildout["settings"].get("mode") != "production":
         return []
     config = raw(buildout)
-    allowed = set(config["settings"].get("build-tools", "").split())
     why = ("a production build installs our packages from internal releases pinned in versions.cfg, "
            "never from a checkout (docs/releasing.rst)")
     problems = [
         f"{where(buildout, 'buildout', 'develop')} includes {path}: {why}"
-        for path in config["buildout"].get("develop", "").split() if path not in allowed
+        for path in config["buildout"].get("develop", "").split()
     ]
     if "mr.developer" in config["buildout"].get("extensions", "").split():
         problems.append(f"{where(buildout, 'buildout', 'extensions')} includes mr.developer: {why}")
