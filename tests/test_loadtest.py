@@ -174,9 +174,11 @@ def test_bench_ratios_pair_measurements_by_name_not_by_order():
 
     # figures.json keeps the measurements sorted by name: the run's order is lost.
     web = dict(sorted({results.CACHED_KEPT: leg(9968), results.DISK_KEPT: leg(11404),
-                       results.CACHED_NEW: leg(500), results.DISK_NEW: leg(1000)}.items()))
+                       results.CACHED_NEW: leg(500), results.DISK_NEW: leg(1000),
+                       results.CACHED_EVERY: leg(7000), results.BARE_KEPT: leg(20000)}.items()))
     text = "\n".join(results.web_section(web))
     assert "Cached page / disk, requests per second: **0.87** with kept-alive connections, **0.50**" in text
+    assert "a bare nginx serving the same bytes: **0.50** with the hit log summed up (the default), **0.35**" in text
     members = dict(sorted({results.THROUGH_HAPROXY: leg(25.3, failed=2), results.DIRECT: leg(27.4)}.items()))
     text = "\n".join(results.members_section({**members, "threads": 4}))
     assert "Throughput through HAProxy / directly: **0.92**, failed requests through HAProxy: **2**" in text

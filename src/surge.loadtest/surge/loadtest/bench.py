@@ -3,8 +3,9 @@
 Every figure is a ratio of two measurements made in the same run, on the
 same machine, one right after the other (the machine is shared and noisy):
 
-web      a cached anonymous page through nginx (TLS) and Varnish, against
-         the same bytes served by the same nginx from disk (wrk);
+web      a cached anonymous page through nginx (TLS) and Varnish, with each
+         hit-log setting, against the same bytes served by the same nginx
+         from disk and by a bare nginx (TLS, nothing else) (wrk);
 members  member pages with 4 times more clients than the cluster has Zope
          threads through HAProxy, against the instances directly with as
          many clients as threads (Locust);
@@ -30,7 +31,7 @@ import sys
 import time
 
 from surge.buildout.progress import sayer
-from surge.loadtest import content, cpu, results, samples, settings, wrk
+from surge.loadtest import bare_nginx, content, cpu, results, samples, settings, wrk
 from surge.loadtest.bench_cluster import Cluster
 from surge.loadtest.bench_spike import SpikeBench
 from surge.loadtest.report import figures
@@ -107,21 +108,37 @@ class Bench:
         page_url, body = self.cluster.cached_page()
         static_url = self.cluster.publish_static(body)
         gzip = "Accept-Encoding: gzip"
-        legs = (
-            (results.CACHED_KEPT, page_url, 64, (gzip,)),
-            (results.DISK_KEPT, static_url, 64, (gzip,)),
-            (results.CACHED_NEW, page_url, 32, (gzip, "Connection: close")),
-            (results.DISK_NEW, static_url, 32, (gzip, "Connection: close")),
-        )
-        runs = []
-        for name, url, connections, headers in legs:
-            argv = wrk.command(url, self.args.seconds, connections, headers=headers)
-            runs.append((name, lambda argv=argv: wrk.run(argv),
-                         " ".join(f"'{part}'" if " " in part else part for part in argv)))
         try:
-            self.figures["web"] = self.in_rounds("web", runs)
+            with bare_nginx.serving(self.file("bare-nginx"), self.cluster.root, body) as bare_url:
+                legs = (
+                    (results.CACHED_KEPT, page_url, 64, (gzip,), None),
+                    (results.CACHED_EVERY, page_url, 64, (gzip,), "every"),
+                    (results.BARE_KEPT, bare_url, 64, (gzip,), None),
+                    (results.DISK_KEPT, static_url, 64, (gzip,), None),
+                    (results.CACHED_NEW, page_url, 32, (gzip, "Connection: close"), None),
+                    (results.DISK_NEW, static_url, 32, (gzip, "Connection: close"), None),
+                )
+                self.figures["web"] = self.in_rounds("web", [self.web_leg(*leg) for leg in legs])
         finally:
             self.cluster.unpublish_static()
+
+    def web_leg(self, name, url, connections, headers, hit_log):
+        """(NAME, run, reproduce) of wrk on URL; with HIT_LOG, web-1's hit log is set to it for the run."""
+        argv = wrk.command(url, self.args.seconds, connections, headers=headers)
+        reproduce = " ".join(f"'{part}'" if " " in part else part for part in argv)
+
+        def run():
+            if not hit_log:
+                return wrk.run(argv)
+            self.cluster.hit_log(hit_log)
+            try:
+                return wrk.run(argv)
+            finally:
+                self.cluster.hit_log()
+
+        if hit_log:
+            reproduce += f"   (web-1 built with varnish-settings:hit-log={hit_log})"
+        return name, run, reproduce
 
     # members
     def loadtest(self, name, arguments):
@@ -207,11 +224,36 @@ class Bench:
                     f"cd {os.path.relpath(directory, self.repository)} && bin/buildout -N -c cluster.cfg   "
                     f"(after bin/cluster build --root {os.path.relpath(root, self.repository)})",
                     accounting=False)
+            found[results.EMPTY_BUILDOUT] = measured(
+                "builds: an empty buildout", lambda: {"no-op": self.empty_buildout(root, directory)},
+                "bin/buildout -N -c empty.cfg   (empty.cfg: [buildout] parts =)", accounting=False)
+            found[results.DEVELOPMENT_BUILD] = measured(
+                "builds: this checkout's development build", lambda: {"no-op": self.timed(
+                    [os.path.join(self.bin, "buildout"), "-N"], self.repository)},
+                "bin/buildout -N   (this checkout, built already)", accounting=False)
         finally:
             # zc.buildout, which reads each server's secrets, changes the working directory.
             os.chdir(self.repository)
             shutil.rmtree(root, ignore_errors=True)
         self.figures["builds"] = found
+
+    @staticmethod
+    def timed(command, directory):
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise SystemExit(f"bench: {' '.join(command)} failed in {directory}:\n{result.stdout}{result.stderr}")
+        return time.monotonic() - started
+
+    def empty_buildout(self, root, server_directory):
+        """Seconds of a buildout with no part, run by a server's bin/buildout (the same zc.buildout)."""
+        directory = os.path.join(root, "empty")
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "empty.cfg"), "w") as stream:
+            stream.write("[buildout]\nparts =\n")
+        command = [os.path.join(server_directory, "bin", "buildout"), "-N", "-c", "empty.cfg"]
+        self.timed(command, directory)  # the first run writes bin/ and the installed file
+        return self.timed(command, directory)
 
     def run(self, chosen):
         started = time.monotonic()

@@ -23,7 +23,14 @@ class Cluster:
         self.root = topology.default_root(repository)
         self.started = False
         self.site = options.sites.split()[0].rstrip("/")
-        self.context = ssl.create_default_context(cafile=options.ca_file or None)
+        self._context = None
+
+    @property
+    def context(self):
+        """TLS trusting the cluster's CA, which exists once start() has built the cluster."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.options.ca_file or None)
+        return self._context
 
     def start(self):
         """bin/cluster up unless every server runs already."""
@@ -82,6 +89,17 @@ class Cluster:
         instances = [{"name": server, "pool": pool, "address": row["addr"], "threads": int(row["slim"])}
                      for (pool, server), row in running.haproxy_stats(address).items() if INSTANCE.match(server)]
         return {"haproxy": f"http://{address}:{topology.HAPROXY_PORT}", "instances": instances}
+
+    def hit_log(self, mode=None):
+        """Rebuild web-1 with [varnish-settings] hit-log = MODE (None: as its files say) and restart its
+        hit log, as an operator changes the setting."""
+        directory = os.path.join(self.root, "web-1")
+        override = [f"varnish-settings:hit-log={mode}"] if mode else []
+        for command in ([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", *override],
+                        [os.path.join(directory, "bin", "supervisorctl"), "restart", "varnish-hits"]):
+            result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+            if result.returncode:
+                raise SystemExit(f"bench: {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
     def instance_pids(self):
         """[pid] of every running Zope instance of the app servers (their supervisord's status)."""

@@ -13,12 +13,16 @@ from surge.loadtest.report import CLASSES, percentile
 BUCKET = 5
 
 # The measurements the ratios compare, by name (figures.json keeps them sorted by name, not run order).
-CACHED_KEPT = "cached page, kept-alive connections"
+CACHED_KEPT = "cached page, kept-alive connections (hit log: summary)"
+CACHED_EVERY = "cached page, kept-alive connections (hit log: every hit)"
+BARE_KEPT = "same bytes from a bare nginx, kept-alive connections"
 DISK_KEPT = "same bytes from disk, kept-alive connections"
 CACHED_NEW = "cached page, a new TLS connection per request"
 DISK_NEW = "same bytes from disk, a new TLS connection per request"
 THROUGH_HAPROXY = "through HAProxy, 4 clients per Zope thread"
 DIRECT = "instances directly, 1 client per thread"
+EMPTY_BUILDOUT = "an empty buildout"
+DEVELOPMENT_BUILD = "buildout.cfg (this checkout)"
 SPIKE = "spike"
 STAMPEDE = "stampede"
 LOGIN_STORM = "login storm"
@@ -70,6 +74,11 @@ def web_section(found):
                   f"with a new TLS connection per request; p99 with kept-alive connections "
                   f"{number(found[CACHED_KEPT]['p99'], 1)} ms against {number(found[DISK_KEPT]['p99'], 1)} ms.",
                   ""]
+    if all(name in found for name in (CACHED_KEPT, CACHED_EVERY, BARE_KEPT)):
+        bare = found[BARE_KEPT]["rps"]
+        lines += [f"Cached page / a bare nginx serving the same bytes: **{ratio(found[CACHED_KEPT]['rps'], bare)}** "
+                  f"with the hit log summed up (the default), **{ratio(found[CACHED_EVERY]['rps'], bare)}** with a "
+                  f"line per hit.", ""]
     return lines + commands(found)
 
 
@@ -129,12 +138,13 @@ def spike_section(found):
 
 
 def builds_section(found):
-    rows = [(config, number(f["cold"], 1), number(f["no-op"], 1), ratio(f["cold"], f["no-op"]))
-            for config, f in found.items()]
+    empty = found.get(EMPTY_BUILDOUT, {}).get("no-op")
+    rows = [(config, number(f.get("cold"), 1), number(f["no-op"], 2), ratio(f["no-op"], empty))
+            for config, f in found.items() if isinstance(f, dict) and "no-op" in f]
     return [".. rubric:: Builds: bin/buildout -N of each top-level file", "",
             "Cold: a new server directory with bin/buildout bootstrapped and the eggs already on the machine; "
-            "no-op: the same build again.", "",
-            *table(("top-level file", "cold s", "no-op s", "cold / no-op"), rows), *commands(found)]
+            "no-op: the same build again, against a buildout with no part run by the same zc.buildout.", "",
+            *table(("top-level file", "cold s", "no-op s", "no-op / empty buildout"), rows), *commands(found)]
 
 
 SECTIONS = (("web", web_section), ("members", members_section), ("spike", spike_section),
