@@ -46,6 +46,7 @@ BASE = Schema("settings", {
     "secrets-file": Setting(Path()),
     "syslog-socket": Setting(Path()),
     "health-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
+    "panic-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
     "wildcard-binds": Setting(Names(r"[\w.-]+", "a [listen] key", section="listen"), empty=True),
 })
 

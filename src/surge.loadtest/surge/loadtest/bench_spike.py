@@ -32,6 +32,9 @@ from surge.loadtest.phases import phases
 from surge.loadtest.report import CLASSES, by_phase, figures
 
 PROBE = "probe"
+# The probe's authors editing at once: as many as the cluster's author pool has threads, so that it
+# makes 100 requests or more per phase without queueing behind itself.
+PROBE_CLIENTS = 2
 # Locust's request name of a member's login (locustfile.Visitor.log_in).
 LOGIN = "member: log in"
 SHAPES = {
@@ -84,19 +87,23 @@ class SpikeBench:
         probe = subprocess.Popen(
             [sys.executable, "-m", "surge.loadtest.probe", "--site", options.sites.split()[0],
              "--ca-file", options.ca_file, "--password", options.account_password,
-             "--seconds", str(plan[-1].end + 180), "--output", probe_file],
+             "--seconds", str(plan[-1].end + 180), "--clients", str(PROBE_CLIENTS), "--output", probe_file],
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         command = [os.path.join(self.bench.bin, "loadtest"), *arguments(overrides), "--only-summary",
                    "--admin-password-file", "", "--csv", self.bench.file(name), "--csv-full-history",
                    "--html", self.bench.file(f"{name}-report.html"), "--samples", sample_file]
+        locust = None
         try:
             with open(self.bench.file(f"{name}.log"), "w") as log:
                 locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
                 during = self.during_spike(locust, sample_file, plan)
                 locust.wait()
         finally:
-            probe.terminate()
-            probe.wait(timeout=60)
+            # Also when the bench is interrupted: nothing it started outlives it.
+            for process in (locust, probe):
+                if process and process.poll() is None:
+                    process.terminate()
+                    process.wait(timeout=60)
         rows, start = samples.read(sample_file), samples.started(sample_file)
         if start is None:
             raise SystemExit(f"bench: bin/loadtest did not start; see {self.bench.file(name + '.log')}")
