@@ -15,7 +15,8 @@ spike    three spike shapes (bin/loadtest's own, a stampede of uncacheable
          spike against the lull, logins, the machine's busy CPU share;
 builds   cold and no-op bin/buildout -N of each top-level file.
 
-It starts the cluster when it is not running (bin/cluster up) and leaves it
+When the cluster is not running it builds this checkout into it and starts
+it (bin/cluster build, up); either way it leaves it
 as it found it. Each measurement prints its figures, the busiest processes
 and the command that reproduces it; the results go to docs/bench/ (a table
 and plots for docs/benchmarks.rst) and to var/bench/RUN/.
