@@ -188,7 +188,8 @@ def shape_run(probe_lull, probe_spike):
     empty = {"requests": 100, "failed": 0, "p50": 1.0, "p95": 1.0, "p99": 1.0}
     return {"top users": 600, "cpu busy": 0.97, "failed": {"anonymous": 3}, "probe failed": 0,
             "probe lull": {**empty, "p95": probe_lull}, "probe spike": {**empty, "p95": probe_spike},
-            "classes in the spike": {"member": empty}, "logins": empty, "cpu": "-", "command": "x"}
+            "classes in the spike": {"member": empty}, "logins": empty, "probe logins": empty, "cpu": "-",
+            "command": "x"}
 
 
 def test_spike_ratios_pair_runs_by_name_not_by_order():

@@ -1,8 +1,9 @@
 """bin/bench spike: three spike shapes, each with and without the pools' CPU priorities.
 
-Each run is bin/loadtest (Locust) in one process and the author probe
-(surge.loadtest.probe) in another, so the authors' figures do not depend on
-the load generator's own event loop. The lull's figures leave the probe's
+Each run is bin/loadtest (Locust) in one process and the probe
+(surge.loadtest.probe: an author editing, a member logging in again and
+again) in another, so the authors' and the logins' figures do not depend on
+the load generator's own event loop, which is short of CPU in a spike. The lull's figures leave the probe's
 first requests out. During the spike the machine's busy CPU share is
 measured (100% = every core busy all the time), with the busiest processes.
 
@@ -27,14 +28,14 @@ import sys
 import time
 
 from surge.buildout.progress import sayer
-from surge.loadtest import cpu, priorities, results, samples
+from surge.loadtest import cpu, priorities, probe, results, samples
 from surge.loadtest.phases import phases
 from surge.loadtest.report import CLASSES, by_phase, figures
 
-PROBE = "probe"
-# The probe's authors editing at once: as many as the cluster's author pool has threads, so that it
-# makes 100 requests or more per phase without queueing behind itself.
-PROBE_CLIENTS = 2
+# One author editing with a short pause between requests: 100 and more per phase, without taking the
+# author pool's second thread from Locust's authors. Its member logs in every LOGIN_EVERY seconds.
+PROBE_PAUSE = 0.1
+LOGIN_EVERY = 2
 # Locust's request name of a member's login (locustfile.Visitor.log_in).
 LOGIN = "member: log in"
 SHAPES = {
@@ -84,10 +85,11 @@ class SpikeBench:
         name = f"spike-{shape.replace(' ', '-')}-{next(self.bench.runs)}"
         sample_file, probe_file = self.bench.file(f"{name}-requests.csv"), self.bench.file(f"{name}-probe.csv")
         options = self.bench.options
-        probe = subprocess.Popen(
+        prober = subprocess.Popen(
             [sys.executable, "-m", "surge.loadtest.probe", "--site", options.sites.split()[0],
              "--ca-file", options.ca_file, "--password", options.account_password,
-             "--seconds", str(plan[-1].end + 180), "--clients", str(PROBE_CLIENTS), "--output", probe_file],
+             "--seconds", str(plan[-1].end + 180), "--pause", str(PROBE_PAUSE), "--login-every", str(LOGIN_EVERY),
+             "--output", probe_file],
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         command = [os.path.join(self.bench.bin, "loadtest"), *arguments(overrides), "--only-summary",
                    "--admin-password-file", "", "--csv", self.bench.file(name), "--csv-full-history",
@@ -100,7 +102,7 @@ class SpikeBench:
                 locust.wait()
         finally:
             # Also when the bench is interrupted: nothing it started outlives it.
-            for process in (locust, probe):
+            for process in (locust, prober):
                 if process and process.poll() is None:
                     process.terminate()
                     process.wait(timeout=60)
@@ -113,7 +115,8 @@ class SpikeBench:
         found["command"] = " ".join(["bin/loadtest", *arguments(overrides)])
         say(f"  failed: {found['failed']}; probe p95 lull {found['probe lull']['p95']} ms, spike "
                  f"{found['probe spike']['p95']} ms ({found['probe spike']['requests']} requests); "
-                 f"logins p95 {found['logins']['p95']} ms; CPU busy {found['cpu busy'] * 100:.0f}%")
+                 f"logins p95 {found['probe logins']['p95']} ms (probe), {found['logins']['p95']} ms (Locust); "
+                 f"CPU busy {found['cpu busy'] * 100:.0f}%")
         say(f"  busiest during the spike: {found['cpu']}")
         if plots:
             results.spike_plots(rows + probe_rows, start, plan, os.path.join(self.bench.args.docs, "bench"))
@@ -121,7 +124,9 @@ class SpikeBench:
 
     @staticmethod
     def figures(rows, probe_rows, start, plan):
-        phased, probe_phased = by_phase(rows, plan, start), by_phase(probe_rows, plan, start)
+        phased = by_phase(rows, plan, start)
+        probe_phased = by_phase([row for row in probe_rows if row[2] == probe.EDIT_FORM], plan, start)
+        logins = by_phase([row for row in probe_rows if row[2] == probe.LOGIN], plan, start)
         busy = phased["ramp"] + phased["spike"]
         return {
             "requests": len(rows), "failed": {kind: sum(1 for r in rows if r[1] == kind and r[4]) for kind in CLASSES},
@@ -129,6 +134,7 @@ class SpikeBench:
             "probe lull": figures(probe_phased["lull"]), "probe spike": figures(probe_phased["spike"]),
             "probe failed": sum(1 for row in probe_rows if row[4] and row[0] >= start),
             "logins": figures([row for row in busy if row[2] == LOGIN]),
+            "probe logins": figures(logins["ramp"] + logins["spike"]),
             "spike rps": len(phased["spike"]) / max(plan[2].end - plan[2].start, 1),
             "top users": plan[2].users,
         }

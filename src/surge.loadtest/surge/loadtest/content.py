@@ -14,8 +14,9 @@ from surge.buildout import secretsfile
 
 WORDS = ("harbour", "festival", "timetable", "weather", "council", "library", "concert", "market")
 AUTHOR_ROLES = ["Member", "Editor"]
-# bin/bench's author probe (surge.loadtest.probe), apart from Locust's authors.
+# bin/bench's probe (surge.loadtest.probe): an author and a member apart from Locust's.
 PROBE_AUTHOR = "author-probe"
+PROBE_MEMBER = "member-probe"
 
 
 def section_paths(options):
@@ -131,7 +132,7 @@ def prepare(options, say=print):
     for number, path in enumerate(news_paths(options), 1):
         site.ensure(path, "News Item", f"News {number}", text_of(f"News {number}"))
     site.ensure("/desk", "Folder", "Desk")
-    for name in member_names(options):
+    for name in (*member_names(options), PROBE_MEMBER):
         site.ensure_user(name, options.account_password, ["Member"])
     for name in (*author_names(options), PROBE_AUTHOR):
         site.ensure_user(name, options.account_password, AUTHOR_ROLES)

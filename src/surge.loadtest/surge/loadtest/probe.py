@@ -5,7 +5,8 @@ itself short of CPU in a spike, its own measurements of the authors grow with
 it. The probe is a separate process that logs in as its own author (content
 PROBE_AUTHOR) and asks for its page's edit form one request after another,
 with a pause between them, for the whole run (--clients such loops at
-once); every request is a row of the
+once); with --login-every, its member (PROBE_MEMBER) also logs in again
+and again, each time as a new visitor; every request is a row of the
 samples format (class "probe"). Its first requests after the login warm the
 instance's cache up and are left out (--warm-up).
 
@@ -22,6 +23,8 @@ import requests
 from surge.loadtest import content, samples
 
 CLASS = "probe"
+EDIT_FORM = f"{CLASS}: edit form"
+LOGIN = f"{CLASS}: log in"
 
 
 def log_in(session, site, password, ca_file):
@@ -49,9 +52,30 @@ def edit_forms(site, ca_file, cookies, deadline, pause, warm_up, rows, lock):
         number += 1
         if number > warm_up:
             with lock:
-                rows.writerow((f"{started:.3f}", CLASS, f"{CLASS}: edit form", f"{milliseconds:.1f}", int(failed)))
+                rows.writerow((f"{started:.3f}", CLASS, EDIT_FORM, f"{milliseconds:.1f}", int(failed)))
                 rows.flush()
         time.sleep(pause)
+
+
+def logins(site, ca_file, password, deadline, every, rows, lock):
+    """A member logging in every EVERY seconds until DEADLINE, each time as a new visitor (a new session and
+    TLS connection), appended to ROWS."""
+    while time.monotonic() < deadline:
+        started, began = time.time(), time.monotonic()
+        session = requests.Session()
+        try:
+            response = session.post(f"{site}/login", data=content.login_form(content.PROBE_MEMBER, password),
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                    allow_redirects=False, verify=ca_file or True, timeout=60)
+            failed = response.status_code not in (200, 302) or "__ac" not in session.cookies
+        except requests.RequestException:
+            failed = True
+        finally:
+            session.close()
+        with lock:
+            rows.writerow((f"{started:.3f}", CLASS, LOGIN, f"{(time.monotonic() - began) * 1000:.1f}", int(failed)))
+            rows.flush()
+        time.sleep(every)
 
 
 class Rows:
@@ -78,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=1, help="the author's requests at once")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between two requests of a client")
     parser.add_argument("--warm-up", type=int, default=10, help="first requests of each client left out")
+    parser.add_argument("--login-every", type=float, default=0,
+                        help="also log in as the probe's member every this many seconds (0: never)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     site = args.site.rstrip("/")
@@ -90,6 +116,9 @@ def main(argv=None):
         clients = [threading.Thread(target=edit_forms, args=(site, args.ca_file, session.cookies, deadline,
                                                              args.pause, args.warm_up, rows, lock), daemon=True)
                    for _ in range(args.clients)]
+        if args.login_every:
+            clients.append(threading.Thread(target=logins, args=(site, args.ca_file, args.password, deadline,
+                                                                 args.login_every, rows, lock), daemon=True))
         for client in clients:
             client.start()
         for client in clients:

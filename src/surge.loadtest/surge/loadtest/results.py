@@ -113,7 +113,7 @@ def spike_section(found):
             rows.append((shape, side, f["top users"], f"{f['cpu busy'] * 100:.0f}%", failed_by_class(f["failed"]),
                          f"{number(lull['p95'])} ({lull['requests']})", f"{number(spike['p95'])} ({spike['requests']})",
                          ratio(spike["p95"], lull["p95"]), number(f["classes in the spike"]["member"]["p95"]),
-                         number(f["logins"]["p95"])))
+                         f"{number(f['probe logins']['p95'])} / {number(f['logins']['p95'])}"))
         if WITHOUT in sides:
             with_, without = sides[WITH]["probe spike"]["p95"], sides[WITHOUT]["probe spike"]["p95"]
             lines.append(f"- {shape}: the author's p95 in the spike with the priorities / without: "
@@ -122,12 +122,14 @@ def spike_section(found):
                for side in (WITH, WITHOUT) if side in sides]
     commands = [f"- {shape}: ``{sides[WITH]['command']}``" for shape, sides in shapes.items()]
     return [".. rubric:: Spikes: three shapes, with and without the pools' CPU priorities", "",
-            "The author probe is a separate process editing its own page (the edit form, one request after "
-            "another); lull and spike are its p95 in ms (requests). Failed requests are anonymous / member / "
+            "The probe is a separate process: an author editing its own page (the edit form, one request after "
+            "another; lull and spike are its p95 in ms, with the number of requests) and a member logging in "
+            "every 2 s as a new visitor (login p95 in the ramp and the spike; Locust's own members' logins beside "
+            "it, slowed by the load generator's own saturation). Failed requests are anonymous / member / "
             "author (the probe failed none unless said); an anonymous failure is mostly the panic page of "
             "early shedding. CPU busy: all cores' busy share during the spike.", "",
             *table(("shape", "CPU priorities", "visitors", "CPU busy", "failed", "author p95 lull",
-                    "author p95 spike", "spike / lull", "member p95 spike", "login p95"), rows),
+                    "author p95 spike", "spike / lull", "member p95 spike", "login p95 probe / Locust"), rows),
             *lines, "",
             *[f"Probe failures: {shape}, {side}: **{sides[side]['probe failed']}**." for shape, sides in
               shapes.items() for side in (WITH, WITHOUT) if sides.get(side, {}).get("probe failed")],

@@ -20,9 +20,9 @@ give each instance its pool's CPU priority from the same answer).
 Every instance is a server line in exactly one backend, with ``maxconn``
 equal to its threads, so no instance ever gets more concurrent requests than
 it has threads: the rest queue in HAProxy. The shared pool's queue is
-shorter (shared-queue-timeout) and bounded: with more than
-shared-queue-per-thread requests queued per shared thread, anonymous
-requests get the panic page at once (``shared_queue_limit``).
+bounded for anonymous requests with a query string: with more than
+shared-queue-per-thread requests queued per shared thread, they get the
+panic page at once (``shared_queue_limit``).
 
 Derived for the template: ``backends``, a list of {"name", "balance",
 "servers"}; each server is {"name", "address", "port", "options"}. The
@@ -49,7 +49,7 @@ SETTINGS = Schema("haproxy-settings", {
     "maxconn": Setting(Integer(1, 1000000)),
     "shared-queue-per-thread": Setting(Integer(1, 100000)),
     **{key: Setting(HAPROXY_TIME) for key in (
-        "queue-timeout", "shared-queue-timeout", "connect-timeout", "server-timeout", "client-timeout",
+        "queue-timeout", "connect-timeout", "server-timeout", "client-timeout",
         "check-interval", "slowstart")},
     "group": Setting(Text(r"[a-z_][a-z0-9_-]{0,31}", "a group name")),
 })
