@@ -126,8 +126,9 @@ def spike_section(found):
             "another; lull and spike are its p95 in ms, with the number of requests) and a member logging in "
             "every 2 s as a new visitor (login p95 in the ramp and the spike; Locust's own members' logins beside "
             "it, slowed by the load generator's own saturation). Failed requests are anonymous / member / "
-            "author (the probe failed none unless said); an anonymous failure is mostly the panic page of "
-            "early shedding. CPU busy: all cores' busy share during the spike.", "",
+            "author (the probe failed none unless said); an anonymous failure is the panic page, for a request "
+            "shed at once or one that waited out the queue (30 s). CPU busy: all cores' busy share during the "
+            "spike.", "",
             *table(("shape", "CPU priorities", "visitors", "CPU busy", "failed", "author p95 lull",
                     "author p95 spike", "spike / lull", "member p95 spike", "login p95 probe / Locust"), rows),
             *lines, "",
