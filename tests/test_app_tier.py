@@ -78,8 +78,8 @@ def test_haproxy_pools_hold_every_instance_once(cluster):
 
 @pytest.mark.parametrize("setting, message", [
     ("instance-settings:author-instances=3",
-     "[instance-settings] author-instances = '3' here, but ../app-slave/cluster.cfg (app server app-slave) builds "
-     "instance-settings author-instances = '1'"),
+     "the command line: [instance-settings] author-instances (3) plus cluster.cfg: [instance-settings] "
+     "member-instances (1) ring-fence 4 of the 4 instances; the shared pool needs at least one"),
     ("instance-settings:count=many", "[instance-settings] count = 'many'"),
     ("buildout:develop=src/surge.buildout src/surge.policy",
      "includes src/surge.policy: a production build installs our packages from internal releases"),

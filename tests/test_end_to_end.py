@@ -357,8 +357,7 @@ def weak_secrets(root):
     ("web-1", f"ports:varnish={HTTPS}", f"both use port {HTTPS}"),
     ("app-master", "instance-settings:count=many", "[instance-settings] count = 'many'"),
     ("app-master", "instance-settings:conflict-retries=lots", "[instance-settings] conflict-retries = 'lots'"),
-    ("app-master", "instance-settings:author-instances=3", "would describe instances (or pools) that server does "
-     "not run"),
+    ("app-master", "instance-settings:author-instances=3", "the shared pool needs at least one"),
     ("app-slave", "settings:secrets-file={weak}", "[secrets] zope-admin-password is shorter than 16 characters"),
 ])
 def test_a_bad_build_of_a_running_server_changes_nothing_it_serves(site, server, setting, message):
