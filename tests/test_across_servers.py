@@ -14,6 +14,10 @@ CASES = [
     ("app-master", "instance-settings:threads=3",
      ["the command line: [instance-settings] threads = '3' here, but ../app-slave/cluster.cfg (app server "
       "app-slave) builds instance-settings threads = '2'"]),
+    # app-slave would run its instances at other pools' priorities than HAProxy routes to.
+    ("app-master", "instance-settings:author-instances=0",
+     ["the command line: [instance-settings] author-instances = '0' here, but ../app-slave/cluster.cfg (app server "
+      "app-slave) builds instance-settings author-instances = '1'"]),
     ("app-master", "ports:instance-base=8111",
      ["[ports] instance-base = '8111' here, but ../app-slave/cluster.cfg (app server app-slave) builds "
       "ports instance-base = '8101'"]),
