@@ -40,8 +40,9 @@ def config_text(directory, port, overrides):
             "extends": f"{repo_path('buildout.d', 'base.cfg')}\n    {repo_path('packages.cfg')}",
             "parts +": "demo",
             # Every egg is on this machine but the recipes' release, which is in find-links: without this,
-            # zc.buildout would first scan the public index's whole list for it (a minute and more).
-            "allow-hosts": "127.0.0.1",
+            # zc.buildout would first scan the public index's whole list for it (a minute and more). The
+            # tests' own loopback index, on any port, stays reachable.
+            "allow-hosts": "127.0.0.1*",
         },
         "releases": {"find-links": folder},
         "versions": {"surge.buildout": version},
