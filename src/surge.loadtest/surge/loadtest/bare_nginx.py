@@ -11,10 +11,10 @@ import contextlib
 import gzip
 import os
 import shutil
-import socket
 import subprocess
 import time
 
+from surge.buildout.ops.waiting import reachable
 from surge.cluster import topology
 
 NAME = "bench-page.html"
@@ -43,14 +43,6 @@ http {{
 """
 
 
-def port_open(address, port):
-    try:
-        with socket.create_connection((address, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def serving(directory, root, body):
     """A bare nginx serving BODY (and its gzipped copy) from DIRECTORY; yields the page's URL."""
@@ -67,13 +59,13 @@ def serving(directory, root, body):
     with open(config, "w") as stream:
         stream.write(CONFIG.format(directory=directory, address=address, port=port,
                                    certificate=os.path.join(tls, "web-1.crt"), key=os.path.join(tls, "web-1.key")))
-    if port_open(address, port):
+    if reachable(f"{address}:{port}"):
         raise SystemExit(f"bench: {address}:{port} is taken; the bare nginx needs it")
     process = subprocess.Popen([shutil.which("nginx") or BINARY, "-c", config], stdout=subprocess.DEVNULL,
                                stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        while not port_open(address, port):
+        while not reachable(f"{address}:{port}"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"bench: the bare nginx did not start; see {directory}/error.log")
             time.sleep(0.2)
