@@ -12,6 +12,8 @@ extensions = ["fragment_settings", "port_map"]
 # Fragment paths in ".. fragment-settings::" are relative to the repository.
 fragment_settings_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
-html_theme_options = {"description": "One buildout for every server of a Plone site built for spikes."}
+# Furo: responsive, and a table wider than the text scrolls inside its own box
+# instead of running off the page (the benchmark and port tables).
+html_theme = "furo"
+html_title = "Surge: one buildout for every server of a Plone site built for spikes"
 html_static_path = []
