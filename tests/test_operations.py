@@ -15,6 +15,7 @@ import stat
 import subprocess
 import uuid
 
+import browser
 import pytest
 
 from conftest import run, supervisorctl, wait_until
@@ -24,6 +25,7 @@ from running import (
     APP_SLAVE,
     BASE,
     HAPROXY,
+    HTTPS,
     VHM,
     WEB_1,
     WEB_2,
@@ -183,6 +185,56 @@ def test_munin_graphs_are_served_over_https_to_admin_addresses_only(site):
     status, headers, body = https(site, WEB_1, path)
     assert status == 200 and headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
     assert https(site, WEB_1, path, source="127.0.0.5")[0] == 403
+
+
+# The logs report
+
+
+def test_the_logs_report_shows_plots_and_a_log_line_escaped_to_admin_addresses_only(site, tmp_path):
+    master = os.path.join(site, "app-master")
+    marker = uuid.uuid4().hex
+    # What a client controls reaches the logs: the page must show it as text, never as markup.
+    attack = f'ERROR {marker} <img src=x onerror="document.title=1"><script>document.title=2</script>'
+    log(site, "web-2", attack, priority="local0.err")
+    wait_until(lambda: arrived(site, f"message LIKE '%{marker}%'"), 60, "the error line in the database")
+    supervisorctl(master, "restart", "logs-report", check=True)  # bin/every runs the report at once
+    wait_until(lambda: marker.encode() in https(site, WEB_2, "/_surge/logs/errors_24h.html")[2], 120,
+               "a report with the error line, through web-2")
+
+    page = browser.dom(f"https://{WEB_1}:{HTTPS}/_surge/logs/errors_24h.html")
+    assert marker in page and "&lt;img src=x" in page and "&lt;script&gt;" in page
+    assert "<img" not in page and "<script" not in page
+    index = browser.dom(f"https://{WEB_1}:{HTTPS}/_surge/logs/")
+    titles = ("Errors per hour and server", "Requests per hour and class", "5xx responses per hour and class",
+              "Varnish hit ratio per hour and web server", "Slowest URLs of the last hour")
+    assert index.count("<svg") == len(titles) and all(title in index for title in titles), index[:2000]
+    assert 'href="errors_24h.html"' in index and 'href="haproxy_requests_per_class_hour.html"' in index
+    browser.screenshot(f"https://{WEB_1}:{HTTPS}/_surge/logs/", str(tmp_path / "logs-report.png"))
+    with open(tmp_path / "logs-report.png", "rb") as stream:
+        assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    status, headers, _ = https(site, WEB_1, "/_surge/logs/")
+    assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
+    assert https(site, WEB_1, "/_surge/logs/", source="127.0.0.5")[0] == 403
+    assert https(site, WEB_2, "/_surge/logs/errors_24h.html", source="127.0.0.5")[0] == 403
+
+
+def test_the_logs_report_keeps_the_last_pages_when_the_database_is_down(site):
+    master = os.path.join(site, "app-master")
+    index = os.path.join(master, "var", "logs-report", "www", "index.html")
+    report = [os.path.join(master, "bin", "logs-report")]
+    run(["runuser", "-u", "munin", "--", *report], cwd="/")
+    with open(index, "rb") as stream:
+        before = stream.read()
+    supervisorctl(master, "stop", "postgres", check=True)
+    try:
+        failed = run(["runuser", "-u", "munin", "--", *report], cwd="/", check=False)
+    finally:
+        supervisorctl(master, "start", "postgres", check=True)
+    assert failed.returncode == 1 and "the last report is left as it was" in failed.stdout
+    with open(index, "rb") as stream:
+        assert stream.read() == before
+    wait_until(all_instances_up, 120, "the instances are back after PostgreSQL's restart")
 
 
 # Memory limits

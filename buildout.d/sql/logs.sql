@@ -60,6 +60,14 @@ GROUP BY 1, 2
 ORDER BY 1 DESC, 2;
 COMMENT ON VIEW haproxy_5xx_per_pool_hour IS '5xx responses and all requests per HAProxy pool per hour';
 
+CREATE OR REPLACE VIEW haproxy_requests_per_class_hour AS
+SELECT date_trunc('hour', received) AS hour, class,
+       count(*) FILTER (WHERE status >= 500) AS responses_5xx, count(*) AS requests
+FROM haproxy_requests
+GROUP BY 1, 2
+ORDER BY 1 DESC, 2;
+COMMENT ON VIEW haproxy_requests_per_class_hour IS '5xx responses and all requests per request class (anonymous, member, author) per hour';
+
 CREATE OR REPLACE VIEW slowest_urls_1h AS
 SELECT url, count(*) AS requests, max(total_ms) AS max_ms,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms)) AS p95_ms,

@@ -106,8 +106,16 @@ BACKUP = Schema("backup-settings", {
 
 DOCS = Schema("docs-settings", {"output": Setting(Path())})
 
+LOGS_REPORT = Schema("logs-report-settings", {
+    # A report takes a few seconds of CPU: more often than every minute only burns it.
+    "every": Setting(Integer(60, 86400, unit="seconds")),
+    "hours": Setting(Integer(1, 24 * 31, unit="hours")),
+    "rows": Setting(Integer(1, 10000)),
+    "nginx": Setting(PROGRAM),
+})
+
 SCHEMAS = {schema.section: schema for schema in (
-    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS,
+    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS, LOGS_REPORT,
     varnish.SETTINGS, nginx.SETTINGS, haproxy.SETTINGS, postgres.SETTINGS, supervisor.SETTINGS, rsyslog.SETTINGS,
     munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS, firewall.SETTINGS,
 )}

@@ -17,8 +17,7 @@ build, so a plugin a fragment no longer lists disappears.
 surge.buildout:munin-master renders munin.conf: option ``servers`` (keys of
 [hosts], one node each) and ``node-port``.
 
-surge.buildout:munin-http renders the Munin master's nginx: option ``allow``
-names [hosts] keys, resolved to addresses here.
+The Munin master's pages are served by surge.buildout:pages-http (recipes/pages.py).
 """
 
 import os
@@ -119,11 +118,3 @@ class MuninMaster(Template):
         fail([f"{where(self.buildout, self.name, 'servers')}: no [hosts] {node['key']}"
               for node in nodes if not node["address"]])
         return {"nodes": nodes}
-
-
-class MuninHttp(Template):
-    def derive(self):
-        allowed, problems = addresses_of_keys(self.buildout, self.options["allow"].split(),
-                                              where(self.buildout, self.name, "allow"))
-        fail(problems)
-        return {"allowed": allowed}

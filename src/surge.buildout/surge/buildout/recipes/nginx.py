@@ -12,9 +12,13 @@ public-host, public-port
     redirect use them.
 dhparam
     RFC 7919's ffdhe2048 group for the DHE ciphers, kept in the repository.
-user, site-id, panic-page, munin-http, syslog, var
-    nginx's worker user, the Plone site, the panic page, the Munin master's
-    pages, the syslog socket and the runtime folder.
+user, site-id, panic-page, syslog, var
+    nginx's worker user, the Plone site, the panic page, the syslog socket
+    and the runtime folder.
+admin-pages
+    One line per folder of static pages for the admin addresses only,
+    ``NAME HOST:PORT``: shown under /_surge/NAME/ from that private nginx
+    (Munin's graphs, the logs report).
 
 Derived for the template: ``ocsp_stapling`` (``on`` when the certificate
 names an OCSP responder and a resolver is set, else ``off``), ``zmi_allow``
@@ -22,12 +26,14 @@ and ``limit_exempt`` (validated networks), ``author_pattern`` and
 ``login_pattern`` and ``admin_pattern`` (one alternation each; no
 ``admin_pattern`` when ``admin-paths`` is empty), ``https_url`` (no :443 when it is
 443), ``resolvers``, ``methods`` (one alternation; PURGE and BAN refused),
-``csp_header`` (enforced or report-only) and ``internal_headers`` (the
-headers HAProxy and Varnish add, for the admin addresses only).
+``csp_header`` (enforced or report-only), ``internal_headers`` (the
+headers HAProxy and Varnish add, for the admin addresses only) and
+``admin_pages`` ((NAME, HOST:PORT) pairs).
 """
 
 import ipaddress
 import os
+import re
 import subprocess
 
 from surge.buildout.errors import ConfigError, fail, where
@@ -98,6 +104,8 @@ SETTINGS = Schema("nginx-settings", {
 INTERNAL_HEADERS = ("X-Surge-Pool", "X-Surge-Instance", "X-Varnish", "X-Cache", "X-Cache-Hits", "Via")
 # Methods that change Varnish's cache: the app servers send them to Varnish's own port.
 CACHE_METHODS = ("PURGE", "BAN")
+# A folder name under /_surge/ (not "busy": the panic page's).
+ADMIN_PAGE_NAME = re.compile(r"^(?!busy$)[a-z][a-z0-9-]*$")
 
 
 class Nginx(Template):
@@ -113,6 +121,10 @@ class Nginx(Template):
         problems += [f"{where(self.buildout, self.settings_section, 'methods')} = {settings['methods']!r}: "
                      f"{method} changes Varnish's cache and is never taken from the public"
                      for method in methods if method in CACHE_METHODS]
+        admin_pages = [line.split() for line in self.options["admin-pages"].splitlines() if line.strip()]
+        problems += [f"{where(self.buildout, self.name, 'admin-pages')}: {' '.join(words)!r} is not NAME HOST:PORT"
+                     for words in admin_pages
+                     if len(words) != 2 or not ADMIN_PAGE_NAME.match(words[0]) or ":" not in words[1]]
         fail(problems)
         resolvers = settings["resolver"].split()
         return {
@@ -128,6 +140,7 @@ class Nginx(Template):
             "csp_header": ("Content-Security-Policy-Report-Only" if settings["csp-report-only"] == "true"
                            else "Content-Security-Policy"),
             "internal_headers": INTERNAL_HEADERS,
+            "admin_pages": admin_pages,
             "https_url": https_url(self.options["public-host"], self.options["public-port"]),
         }
 

@@ -1,0 +1,56 @@
+"""The central log database, read-only, for bin/logs and bin/logs-report.
+
+Every session runs with default_transaction_read_only, so no view, typo or
+injection can change the logs. The views and what they answer come from the
+``COMMENT ON VIEW`` lines of the schema file the build applies
+(buildout.d/sql/logs.sql), so the programs always list what exists.
+"""
+
+import csv
+import io
+import os
+import re
+import subprocess
+
+from surge.buildout import secretsfile
+
+COMMENT = re.compile(r"^COMMENT ON VIEW (\w+) IS '((?:[^']|'')*)';", re.M)
+
+
+class LogDatabaseError(Exception):
+    """The database could not be read: the message says why."""
+
+
+def views_in(schema_file):
+    """{view: description} of the schema file, in the file's order."""
+    with open(schema_file) as stream:
+        return {name: text.replace("''", "'") for name, text in COMMENT.findall(stream.read())}
+
+
+class LogDatabase:
+    """Where the log database is and how to log in: psql's command and environment."""
+
+    def __init__(self, *, psql, host, port, database, user, secrets_file, secret):
+        self.command = [psql, "-X", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port), "-U", user,
+                        "-d", database]
+        self.secrets_file, self.secret = secrets_file, secret
+
+    def environment(self):
+        try:
+            password = secretsfile.value(self.secrets_file, self.secret)
+        except secretsfile.SecretsFileError as error:
+            raise LogDatabaseError(f"{error} (run me as the user who builds)") from None
+        return dict(os.environ, PGPASSWORD=password, PGOPTIONS="-c default_transaction_read_only=on",
+                    PGCONNECT_TIMEOUT="10")
+
+    def print_query(self, query):
+        """Print QUERY's rows as psql's table; psql's exit code."""
+        return subprocess.run([*self.command, "-c", query], env=self.environment()).returncode
+
+    def rows(self, query):
+        """QUERY's rows as dicts of strings (column: value)."""
+        result = subprocess.run([*self.command, "--csv", "-c", query], env=self.environment(),
+                                capture_output=True, text=True)
+        if result.returncode:
+            raise LogDatabaseError(f"psql exited {result.returncode}: {result.stderr.strip()}")
+        return list(csv.DictReader(io.StringIO(result.stdout)))
