@@ -166,3 +166,11 @@ def test_jenkinsfile_runs_the_commands_of_the_readme_test_command():
         assert command in jenkinsfile, command
     assert 'bin/pytest -m "not slow"' in jenkinsfile and "bin/pytest -m slow" in jenkinsfile
     assert "bin/docs" in jenkinsfile
+
+
+def test_jenkinsfile_builds_each_commit_keeps_going_after_a_failed_stage_and_publishes():
+    jenkinsfile = open(repo_path("Jenkinsfile")).read()
+    assert re.search(r"triggers \{\s*pollSCM\('H/\d+ \* \* \* \*'\)\s*\}", jenkinsfile)
+    for command in ('bin/pytest -m "not slow"', "bin/pytest -m slow", "bin/docs"):
+        assert re.search(r"catchError\([^)]*\) \{\s*sh '" + re.escape(command), jenkinsfile), command
+    assert "sh '.ci/publish'" in jenkinsfile and "env.SURGE_DOCS_TARGET" in jenkinsfile
