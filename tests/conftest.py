@@ -99,6 +99,22 @@ class Server:
         self.log.close()
 
 
+STRICT = "buildout:allow-picked-versions=false"
+
+
+@pytest.fixture(scope="session")
+def dev_build(tmp_path_factory):
+    """A clean copy of the repository with its development build, as a developer's first build makes it:
+    (directory, the instance's port, the build's output). test_builds.py checks it; test_migration.py
+    fills its site."""
+    directory = str(tmp_path_factory.mktemp("checkout"))
+    copy_checkout(directory)
+    run([PYTHON, "bootstrap.py"], cwd=directory)
+    port = free_port()
+    first = run(["bin/buildout", "-N", STRICT, f"ports:instance={port}"], cwd=directory, timeout=1500)
+    return directory, port, first.stdout
+
+
 @pytest.fixture(scope="session")
 def cluster():
     """All four production servers built by bin/cluster into a root of their own: (root, build output).

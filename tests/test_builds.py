@@ -12,24 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PYTHON, copy_checkout, free_port, run, wait_for_http
-
-STRICT = "buildout:allow-picked-versions=false"
-
-
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("checkout"))
-    copy_checkout(directory)
-    run([PYTHON, "bootstrap.py"], cwd=directory)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def dev_build(checkout):
-    port = free_port()
-    first = run(["bin/buildout", "-N", STRICT, f"ports:instance={port}"], cwd=checkout, timeout=1500)
-    return checkout, port, first.stdout
+from conftest import STRICT, run, wait_for_http
 
 
 def secrets_of(directory):

@@ -16,6 +16,7 @@ import argparse
 import datetime
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from surge.buildout.logdb import LogDatabase, LogDatabaseError, views_in
 SLOWEST_VIEW = "slowest_urls_1h"
 # Characters of a URL shown on the slowest URLs plot (the table has them whole).
 URL_LABEL = 70
+# The virtual host part nginx puts before every path Zope sees: the plot shows the site's path.
+VIRTUAL_HOST = re.compile(r"^/VirtualHostBase/[^/]+/[^/]+/[^/]+/VirtualHostRoot(?=/)")
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def hourly(plot, rows, hours):
 def slowest(rows):
     figure, axes = pyplot().subplots(figsize=(9, 0.6 + 0.28 * max(len(rows), 1)))
     rows = list(reversed(rows))  # the slowest at the top
-    labels = [row["url"] if len(row["url"]) <= URL_LABEL else row["url"][:URL_LABEL - 1] + "…" for row in rows]
+    paths = [VIRTUAL_HOST.sub("", row["url"]) for row in rows]
+    labels = [path if len(path) <= URL_LABEL else path[:URL_LABEL - 1] + "…" for path in paths]
     positions = range(len(rows))
     axes.barh(positions, [float(row["max_ms"]) for row in rows], color="#f4a582", label="max")
     axes.barh(positions, [float(row["p95_ms"]) for row in rows], color="#ca0020", label="p95")

@@ -8,39 +8,14 @@ that differs, so it is safe to run on every deployment.
 """
 
 import argparse
-import os
-import pwd
 import sys
 
 import transaction
 
+from surge.policy.scripts.zopeapp import open_zope, require_user
+
 POLICY_PROFILE = "surge.policy:default"
 DISTRIBUTION = "classic"
-
-
-def open_zope(zope_conf):
-    """The Zope root, with a request and the system user, as a script needs."""
-    from AccessControl import SpecialUsers
-    from AccessControl.SecurityManagement import newSecurityManager
-    from Testing.makerequest import makerequest
-    from zope.globalrequest import setRequest
-    from Zope2.Startup.run import configure_wsgi
-
-    configure_wsgi(zope_conf)
-    import Zope2
-
-    app = makerequest(Zope2.app())
-    setRequest(app.REQUEST)
-    # SpecialUsers.system is only set once Zope has started.
-    newSecurityManager(None, SpecialUsers.system)
-    return app
-
-
-def require_user(user):
-    """The database's files (the blob cache) must belong to the instances' user."""
-    if user and pwd.getpwuid(os.geteuid()).pw_name != user:
-        raise SystemExit(f"create-site: run me as {user}, the user the instances run as, so that the "
-                         f"files I create are theirs: sudo -u {user} {sys.argv[0]}")
 
 
 PURGING = "plone.cachepurging.interfaces.ICachePurgingSettings"
@@ -101,7 +76,7 @@ def main(zope_conf, site_id, caching_proxies="", run_as="", argv=None):
     parser.add_argument("--caching-proxy", action="append", default=caching_proxies.split(), dest="proxies",
                         metavar="URL", help="a Varnish Plone purges (default: from buildout)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    require_user(run_as)
+    require_user(run_as, "create-site")
     print(f"create-site: opening the database of {args.zope_conf}", flush=True)
     app = open_zope(args.zope_conf)
     try:
