@@ -200,9 +200,11 @@ def test_export_import_carries_everything_and_a_second_import_adds_nothing(sourc
         assert path == "/" or migrated["items"].get(path) == item, path
     for key in ("local roles", "users", "groups", "related", "order"):
         assert migrated[key] == expected[key], key
-    # The users' passwords came along: ann logs in to the cluster's site.
-    ann = Site(target_site.url, PASSWORD, user="ann")
-    assert ann.call("POST", "/@login", {"login": "ann", "password": PASSWORD})["token"]
+    # The users' passwords came along: cid logs in with hers and reads the private folder her local role opens.
+    assert Site(target_site.url, PASSWORD, user="cid").call("GET", "/section/archive")["review_state"] == "private"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        Site(target_site.url, "not-her-password", user="cid").call("GET", "/section/archive")
+    assert refused.value.code == 401
     # The redirect came along.
     with pytest.raises(urllib.error.HTTPError) as redirected:
         urllib.request.build_opener(NoRedirect).open(f"{target_site.url}/old-page-a", timeout=60)
@@ -225,8 +227,10 @@ def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, t
     master, target_site = target
     before = snapshot(target_site)
 
-    missing = migrate(master, "import", str(tmp_path / "nothing-here"), user=ZOPE_USER, check=False)
+    missing = migrate(master, "import", os.path.join(cluster[0], "nothing-here"), user=ZOPE_USER, check=False)
     assert missing.returncode == 1 and "nothing-here does not exist; nothing was changed" in missing.stdout
+    unreadable = migrate(master, "import", str(tmp_path), user=ZOPE_USER, check=False)
+    assert unreadable.returncode == 1 and "cannot be read by this user" in unreadable.stdout
 
     folder = os.path.join(cluster[0], "export-unknown-type")
     migrate(checkout, "export", folder)

@@ -205,6 +205,14 @@ def export_remote(url, user, password, folder):
 
 def items_of(folder):
     """[(path, type, UID)] of the export in FOLDER; MigrationError when it is not one."""
+    try:
+        return read_items(folder)
+    except PermissionError as error:
+        raise MigrationError(f"{error.filename} cannot be read by this user: give the export to the user who "
+                             "imports (chown -R)") from None
+
+
+def read_items(folder):
     metadata_path = folder / METADATA
     if not folder.is_dir():
         raise MigrationError(f"{folder} does not exist")
@@ -213,9 +221,6 @@ def items_of(folder):
         files = metadata["_data_files_"]
     except FileNotFoundError:
         raise MigrationError(f"{folder} is not an export of bin/migrate (no {METADATA})") from None
-    except PermissionError:
-        raise MigrationError(f"{metadata_path} cannot be read by this user: give the export to the user "
-                             f"who imports (chown -R)") from None
     except (ValueError, KeyError, TypeError) as error:
         raise MigrationError(f"{metadata_path} is not plone.exportimport's metadata: {error}") from None
     items = []
@@ -224,7 +229,7 @@ def items_of(folder):
         try:
             data = json.loads(path.read_text())
             items.append((data["@id"], data["@type"], data.get("UID", "")))
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
             raise MigrationError(f"{path}: not an exported item ({error})") from None
     return items
 
