@@ -262,7 +262,8 @@ def import_local(app, site_id, folder):
         raise MigrationError(f"{folder}: types this site does not have: {listing}. Install the add-on that "
                              "brings them first")
     catalog = site.portal_catalog
-    before = {brain.UID for brain in catalog.unrestrictedSearchResults()}
+    everything = {"path": "/".join(site.getPhysicalPath())}  # an empty query finds nothing
+    before = {brain.UID for brain in catalog.unrestrictedSearchResults(**everything)}
     users_before, groups_before = principals(site)
     started = time.monotonic()
     with Progress("import") as progress, hooks.site(site):
@@ -274,7 +275,7 @@ def import_local(app, site_id, folder):
     transaction.commit()
     seconds = time.monotonic() - started
     uids = {uid for _, kind, uid in items if kind != "Plone Site"}
-    after = {brain.UID for brain in catalog.unrestrictedSearchResults()}
+    after = {brain.UID for brain in catalog.unrestrictedSearchResults(**everything)}
     users_after, groups_after = principals(site)
     new = len((uids & after) - before)
     say(f"imported {len(items)} items in {seconds:.1f} s ({len(items) / max(seconds, 1e-9):.1f} items/s): "
