@@ -22,6 +22,8 @@ from running import APP_MASTER, BASE, ZOPE_USER, admin_password, app_tier_runnin
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Migrated-Member-Password-7261"
+# The development build's second site, so that test_builds.py finds its own /Plone untouched.
+SOURCE_ID = "Source"
 USERS = ("ann", "bob", "cid")
 GROUPS = {"editors-team": ("ann", "bob"), "readers": ("cid",)}
 
@@ -133,10 +135,10 @@ def snapshot(site):
 def source(dev_build, tmp_path_factory):
     """The development site, filled, with its instance running: (checkout, Site)."""
     directory, port, _ = dev_build
-    run(["bin/create-site"], cwd=directory, timeout=600)
+    run(["bin/create-site", "--site-id", SOURCE_ID], cwd=directory, timeout=600)
     instance = Server(["bin/instance", "fg"], directory, str(tmp_path_factory.mktemp("source") / "instance.log"))
     try:
-        url = f"http://localhost:{port}/Plone"
+        url = f"http://localhost:{port}/{SOURCE_ID}"
         wait_for_http(url, deadline_seconds=180, process=instance.process)
         site = Site(url, dev_admin_password(directory))
         fill(site)
@@ -181,7 +183,7 @@ def test_export_import_carries_everything_and_a_second_import_adds_nothing(sourc
     assert len(expected["items"]) >= 15 and expected["related"] and expected["local roles"]["/section"]
 
     folder = os.path.join(cluster[0], "export")
-    exported = migrate(checkout, "export", folder).stdout
+    exported = migrate(checkout, "--site-id", SOURCE_ID, "export", folder).stdout
     assert "migrate: exported" in exported and "items/s" in exported
     # The same site over HTTP, as from another server: the same items.
     over_http = os.path.join(cluster[0], "export-over-http")
@@ -247,7 +249,7 @@ def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, t
     assert unreadable.returncode == 1 and "cannot be read by this user" in unreadable.stdout
 
     folder = os.path.join(cluster[0], "export-unknown-type")
-    migrate(checkout, "export", folder)
+    migrate(checkout, "--site-id", SOURCE_ID, "export", folder)
     for name in os.listdir(os.path.join(folder, "content")):
         data_file = os.path.join(folder, "content", name, "data.json")
         if os.path.isfile(data_file):
