@@ -244,6 +244,37 @@ def unknown_types(site, items):
     return unknown
 
 
+def source_prefix(redirects, item_paths):
+    """The exported site's physical path: plone.exportimport writes redirects with it (/Old/a -> /Old/b) and
+    content paths without it (/b). Read off the redirects whose target is an exported item."""
+    found = {}
+    for target in redirects.values():
+        for path in item_paths:
+            if path != "/" and target.endswith(path) and len(target) > len(path):
+                prefix = target[: -len(path)]
+                found[prefix] = found.get(prefix, 0) + 1
+    if found:
+        return max(found, key=found.get)
+    firsts = {"/" + path.split("/")[1] for path in [*redirects, *redirects.values()] if path.count("/") > 1}
+    return firsts.pop() if len(firsts) == 1 else None
+
+
+def moved_redirects(folder, items, site_path):
+    """The export's redirects with the exported site's path replaced by this site's ({} when it has none)."""
+    try:
+        redirects = json.loads((folder / "redirects.json").read_text())
+    except FileNotFoundError:
+        return {}
+    prefix = source_prefix(redirects, {path for path, _, _ in items})
+    if prefix is None or prefix == site_path:
+        return redirects
+
+    def moved(path):
+        return site_path + path[len(prefix):] if path == prefix or path.startswith(prefix + "/") else path
+
+    return {moved(old): moved(new) for old, new in redirects.items()}
+
+
 def principals(site):
     acl = site.acl_users
     return set(acl.source_users.getUserIds()), set(acl.source_groups.getGroupIds())
@@ -251,6 +282,7 @@ def principals(site):
 
 def import_local(app, site_id, folder):
     from plone.exportimport.importers import get_importer
+    from plone.exportimport.utils.redirects import set_redirects
     from zope.component import hooks
 
     items = items_of(folder)
@@ -268,7 +300,10 @@ def import_local(app, site_id, folder):
     started = time.monotonic()
     with Progress("import") as progress, hooks.site(site):
         importer = get_importer(site)
+        # Redirects are imported here, moved to this site's path (the library keeps the exported site's).
+        importer.importers.pop("plone.importer.redirects", None)
         importer.import_site(folder)
+        set_redirects(moved_redirects(folder, items, "/".join(site.getPhysicalPath())))
         dropped = sorted(importer.importers["plone.importer.content"].dropped)
         incomplete = importer.incomplete
     transaction.get().note(f"bin/migrate import {folder}")
