@@ -3,7 +3,6 @@ HTTP), imported into the cluster's site on RelStorage/PostgreSQL, compared item 
 nothing new; bad input refused with nothing changed."""
 
 import base64
-import configparser
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ import pytest
 
 from conftest import Server, run, wait_for_http
 from running import APP_MASTER, BASE, ZOPE_USER, admin_password, app_tier_running
+from surge.buildout import secretsfile
 
 pytestmark = pytest.mark.slow
 
@@ -148,9 +148,7 @@ def source(dev_build, tmp_path_factory):
 
 
 def dev_admin_password(directory):
-    parser = configparser.RawConfigParser()
-    parser.read(os.path.join(directory, "secrets.cfg"))
-    return parser.get("secrets", "zope-admin-password")
+    return secretsfile.value(os.path.join(directory, "secrets.cfg"), "zope-admin-password")
 
 
 @pytest.fixture(scope="module")

@@ -298,7 +298,7 @@ def import_local(app, site_id, folder):
     before = {brain.UID for brain in catalog.unrestrictedSearchResults(**everything)}
     users_before, groups_before = principals(site)
     started = time.monotonic()
-    with Progress("import") as progress, hooks.site(site):
+    with Progress("import"), hooks.site(site):
         importer = get_importer(site)
         # Redirects are imported here, moved to this site's path (the library keeps the exported site's).
         importer.importers.pop("plone.importer.redirects", None)
@@ -321,7 +321,7 @@ def import_local(app, site_id, folder):
         say(f"dropped (its container is missing): {path}")
     for path, fields in sorted(incomplete.items()):
         say(f"incomplete: {path}: {', '.join(fields) or 'see the event log'}")
-    return progress, bool(dropped or incomplete)
+    return bool(dropped or incomplete)
 
 
 def main(zope_conf, site_id, run_as="", argv=None):
@@ -365,7 +365,7 @@ def main(zope_conf, site_id, run_as="", argv=None):
                 progress = export_local(app, args.site_id, folder)
                 say(f"exported {progress.total} items of /{args.site_id} into {folder}")
                 return 0
-            _, failed = import_local(app, args.site_id, folder)
+            failed = import_local(app, args.site_id, folder)
             return 1 if failed else 0
         finally:
             transaction.abort()
