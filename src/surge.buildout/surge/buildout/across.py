@@ -1,9 +1,12 @@
 """What one production build says about the other servers, checked against their own files.
 
-app-master's HAProxy describes every app server's instances, each app
+Every app server's HAProxy describes every app server's instances, each app
 server's Plone purges every web server's Varnish, each web server's Varnish
-admits PURGE from the app servers, every server's rsyslog forwards to the
-log server: a value set on one server must match what
+admits PURGE from the app servers and sends misses to every app server's
+HAProxy, the instances spread their cache over every app server's memcached,
+every server's rsyslog forwards to the log server, the database servers run
+one Patroni cluster and the voters one etcd: a value set on one server must
+match what
 the other server's own top-level file builds: prod-KEY.cfg for the [hosts]
 key KEY, or the file [topology] server-files names for it (KEY=FILE,
 relative to this build's directory). Each is loaded with zc.buildout itself, so extends, ``+=`` and
@@ -25,7 +28,8 @@ from surge.buildout.network import address_of, split_bind
 def server_files(buildout):
     """{[hosts] key: absolute path}: prod-KEY.cfg, unless [topology] server-files names another file."""
     directory = buildout["buildout"]["directory"]
-    keys = set(buildout["topology"]["servers"].split()) | set(buildout["topology"]["app-servers"].split())
+    keys = {key for role in ("servers", "app-servers", "database-servers", "voters")
+            for key in buildout["topology"][role].split()}
     files = {key: os.path.join(directory, f"prod-{key}.cfg") for key in keys}
     pairs = (word.partition("=") for word in buildout["topology"].get("server-files", "").split())
     files.update({key: os.path.join(directory, path) for key, _, path in pairs})
@@ -70,6 +74,72 @@ def problems(buildout):
         found.extend(purgers(buildout, other))
     if "rsyslog" in buildout._raw.get("listen", {}):
         found.extend(log_sources(buildout, other))
+    if "varnish-config" in parts:
+        found.extend(runs_everywhere(buildout, other, "app-servers", "haproxy", "Varnish sends misses to its HAProxy"))
+    if "instance" in parts:
+        found.extend(runs_everywhere(buildout, other, "app-servers", "memcached",
+                                     "the instances keep part of their cache in its memcached"))
+    if "patroni-config" in parts:
+        found.extend(runs_everywhere(buildout, other, "database-servers", "patroni", "Patroni expects a member there"))
+        found.extend(same_values(buildout, other, "database-servers", DATABASE_AGREEMENT,
+                                 "the database servers form one Patroni cluster"))
+    if "etcd-peer" in buildout._raw.get("listen", {}):
+        found.extend(runs_everywhere(buildout, other, "voters", "etcd-peer", "etcd lists it as a member"))
+        found.extend(same_values(buildout, other, "voters", VOTER_AGREEMENT, "the voters form one etcd cluster"))
+    return found
+
+
+# What every database server must say alike: one Patroni cluster, one set of
+# roles, databases and schemas (whichever is primary applies its own).
+DATABASE_AGREEMENT = (
+    *(("patroni-settings", key) for key in (
+        "scope", "ttl", "loop-wait", "retry-timeout", "maximum-lag-on-failover", "synchronous", "max-connections",
+        "replication-role", "rewind-role", "api-user")),
+    ("postgres", "roles"), ("postgres", "databases"), ("postgres", "schemas"),
+    ("ports", "postgres"), ("ports", "patroni"), ("ports", "etcd-client"),
+    ("topology", "database-servers"), ("topology", "voters"),
+)
+# What every voter must say alike: one etcd cluster.
+VOTER_AGREEMENT = (("etcd-settings", "cluster-token"), ("ports", "etcd-client"), ("ports", "etcd-peer"),
+                   ("topology", "voters"))
+
+
+def words(value):
+    return " ".join(value.split())
+
+
+def same_values(buildout, other, role, keys, why):
+    """Each server of ROLE builds the same value for every (section, key) of KEYS as this build."""
+    found = []
+    for key in buildout["topology"][role].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        for section, option in keys:
+            mine, theirs = words(buildout[section].get(option, "")), words(config[section].get(option, ""))
+            if mine != theirs:
+                found.append(f"{where(buildout, section, option)} = {mine!r} here, but {name} ({role} {key}) "
+                             f"builds {section} {option} = {theirs!r}: {why}")
+    return found
+
+
+def runs_everywhere(buildout, other, role, listen_key, why):
+    """Each server of ROLE binds [listen] LISTEN_KEY on its own address, at this build's [ports] LISTEN_KEY."""
+    found = []
+    for key in buildout["topology"][role].split():
+        config, name = other(key)
+        if config is None:
+            continue
+        listen = config._raw.get("listen", {})
+        if listen_key not in listen:
+            found.append(f"{where(buildout, 'topology', role)} names {key}, but {name} runs no {listen_key}: {why}")
+            continue
+        host, port = split_bind(config["listen"][listen_key])
+        expected = buildout["ports"][listen_key].strip()
+        if (address_of(host), port) != (address_of(buildout["hosts"][key]), expected):
+            found.append(f"{where(buildout, 'topology', role)} names {key} ([hosts] {key} = "
+                         f"{buildout['hosts'][key]!r}, [ports] {listen_key} = {expected}), but {name} binds "
+                         f"{listen_key} on {config['listen'][listen_key]!r}: {why}")
     return found
 
 

@@ -28,11 +28,17 @@ def views_in(schema_file):
 
 
 class LogDatabase:
-    """Where the log database is and how to log in: psql's command and environment."""
+    """Where the log database is and how to log in: psql's command and environment.
 
-    def __init__(self, *, psql, host, port, database, user, secrets_file, secret):
-        self.command = [psql, "-X", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port), "-U", user,
-                        "-d", database]
+    CONNECTION is libpq's parameters for the database servers ([roles]
+    database). A reader prefers a replica (it spares the primary, and a
+    session that is read-only by default is one libpq would never take for
+    the primary it asks for); with none, the primary serves.
+    """
+
+    def __init__(self, *, psql, connection, database, user, secrets_file, secret):
+        self.command = [psql, "-X", "-v", "ON_ERROR_STOP=1", "-d",
+                        f"{connection} target_session_attrs=prefer-standby dbname={database} user={user}"]
         self.secrets_file, self.secret = secrets_file, secret
 
     def environment(self):

@@ -8,11 +8,13 @@ of every fragment has a type.
 """
 
 from surge.buildout.recipes import (
+    etcd,
     firewall,
     haproxy,
     loadtest,
     munin,
     nginx,
+    patroni,
     postgres,
     rsyslog,
     supervisor,
@@ -53,7 +55,8 @@ BASE = Schema("settings", {
 TOPOLOGY = Schema("topology", {
     **{key: Setting(HOST_KEYS) for key in (
         "app-servers", "app-sources", "log-sources", "servers", "munin-sources", "web-servers", "web-sources",
-        "syslog-sources")},
+        "syslog-sources", "database-servers", "database-sources", "voters", "voter-sources", "log-server",
+        "munin-server")},
     "server-files": Setting(Names(r"[\w.-]+=\S+", "KEY=FILE"), empty=True),
 })
 
@@ -104,6 +107,12 @@ BACKUP = Schema("backup-settings", {
     "owners": Setting(Names(rf"{SQL_NAME.pattern}={SQL_NAME.pattern}", "DATABASE=ROLE")),
 })
 
+DATABASE_CLIENT = Schema("database-client-settings", {
+    "connect-timeout": Setting(Integer(1, 60, unit="seconds")),
+    # Keepalive probes need whole seconds at a sixth of it.
+    "dead-after": Setting(Integer(6, 3600, unit="seconds")),
+})
+
 DOCS = Schema("docs-settings", {"output": Setting(Path())})
 
 LOGS_REPORT = Schema("logs-report-settings", {
@@ -115,9 +124,10 @@ LOGS_REPORT = Schema("logs-report-settings", {
 })
 
 SCHEMAS = {schema.section: schema for schema in (
-    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS, LOGS_REPORT,
+    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS, LOGS_REPORT, DATABASE_CLIENT,
     varnish.SETTINGS, nginx.SETTINGS, haproxy.SETTINGS, postgres.SETTINGS, supervisor.SETTINGS, rsyslog.SETTINGS,
     munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS, firewall.SETTINGS,
+    etcd.SETTINGS, patroni.SETTINGS,
 )}
 
 

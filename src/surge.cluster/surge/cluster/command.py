@@ -13,17 +13,20 @@ import os
 import sys
 import time
 
-from surge.cluster import building, running
+from surge.cluster import building, cgroups, running
 from surge.cluster.topology import SERVERS, default_root, select
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "up", "status", "down"],
+    parser.add_argument("command", choices=["build", "check", "up", "status", "down", "kill", "freeze", "thaw"],
                         help="build: build the servers; check: run every rendered file through its checker; "
-                             "up: build what is missing and start the whole site; status: every server's "
-                             "programs; down: stop everything up started")
+                             "up: build what is missing and start the site (or the servers named, such as one "
+                             "that was killed); status: every server's programs and the database's members; "
+                             "down: stop everything up started; kill: SIGKILL every process of the servers "
+                             "named at once, as a power cut; freeze, thaw: stop and resume every process of "
+                             "the servers named, as a machine that stalls")
     parser.add_argument("servers", nargs="*", metavar="SERVER",
                         help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
     parser.add_argument("--root", help="the cluster's directory (default: var/cluster of this checkout)")
@@ -34,15 +37,17 @@ def main(repository, eggs_directory=None, argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return run(repository, eggs_directory, args)
-    except running.ClusterError as error:
+    except (running.ClusterError, cgroups.CgroupError) as error:
         raise SystemExit(f"cluster: {error}") from None
 
 
 def run(repository, eggs_directory, args):
     root = os.path.abspath(args.root or default_root(repository))
     servers = select(args.servers)
-    if args.command in ("up", "status", "down") and args.servers:
+    if args.command in ("status", "down") and args.servers:
         raise SystemExit(f"cluster: {args.command} works on the whole cluster; name no server")
+    if args.command in ("kill", "freeze", "thaw") and not args.servers:
+        raise SystemExit(f"cluster: {args.command} needs the servers to {args.command}")
     if args.command == "build":
         return building.build(repository, root, servers, eggs_directory)
     if args.command == "check":
@@ -52,10 +57,14 @@ def run(repository, eggs_directory, args):
         if missing:
             building.build(repository, root, missing, eggs_directory)
         started = time.monotonic()
-        running.up(root)
+        running.up(root, [server.name for server in servers])
         running.announce(root, time.monotonic() - started)
         return 0
     if args.command == "status":
         return running.status(root)
+    if args.command in ("kill", "freeze", "thaw"):
+        for server in servers:
+            getattr(running, args.command)(root, server.name)
+        return 0
     running.down(root)
     return 0

@@ -26,6 +26,8 @@ member-instances = 1
 [postgres-settings]
 shared-buffers = 128MB
 effective-cache-size = 512MB
+
+[patroni-settings]
 max-connections = 100
 
 [memcached-settings]
@@ -58,10 +60,12 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "# The other servers as this machine builds them: their overlays.",
         "server-files = " + " ".join(f"{other.name}={os.path.join(root, other.name, OVERLAY)}" for other in SERVERS),
         "app-sources = ${topology:app-servers} loopback",
-        "log-sources = logs loopback",
+        "log-sources = ${topology:log-server} loopback",
         "web-sources = ${topology:web-servers} loopback",
-        "munin-sources = munin loopback",
+        "munin-sources = ${topology:munin-server} loopback",
         "syslog-sources = ${topology:servers} loopback",
+        "database-sources = ${topology:database-servers} loopback",
+        "voter-sources = ${topology:voters} ${topology:database-servers} loopback",
         "",
         "[ports]",
         f"nginx-https = {topology.HTTPS_PORT}",
@@ -69,6 +73,8 @@ def overlay_text(server, root, releases, certificate=None, key=None):
         "# Pinned from the cluster's manifest (surge.cluster.topology), which bin/cluster and the tests read.",
         f"haproxy = {topology.HAPROXY_PORT}",
         f"haproxy-stats = {topology.HAPROXY_STATS_PORT}",
+        f"postgres = {topology.POSTGRES_PORT}",
+        f"patroni = {topology.PATRONI_PORT}",
         f"instance-base = {topology.INSTANCE_BASE_PORT}",
         "",
         "[users]",

@@ -15,6 +15,9 @@ HTTP_PORT = 8080
 HAPROXY_PORT = 8200
 HAPROXY_STATS_PORT = 8202
 INSTANCE_BASE_PORT = 8101
+# PostgreSQL and Patroni's REST API on each database server.
+POSTGRES_PORT = 5432
+PATRONI_PORT = 8008
 # The user the instances run as here (it exists on every Debian machine).
 ZOPE_USER = "nobody"
 # The Plone site's id in the Zope root.
@@ -29,8 +32,9 @@ class Server:
     web: bool
 
 
-# In start order: app-master (its instances create the database's schema, then
-# the site is created), app-slave, the web servers; down goes the other way.
+# In start order (app-master's instances create the database's schema, then
+# the site is created); down goes the other way. Which server plays which role
+# is the build's [topology] (surge.cluster.running.roles), not this list.
 SERVERS = (
     Server("app-master", "prod-app-master.cfg", "127.0.1.21", web=False),
     Server("app-slave", "prod-app-slave.cfg", "127.0.1.22", web=False),

@@ -5,15 +5,13 @@ SQLAlchemy. Here that is the newsletter sign-ups table. zope.sqlalchemy joins
 every SQLAlchemy session to the Zope transaction: a request that fails after
 writing a row leaves no row behind, and a committed request commits both.
 
-The database comes from zope.conf, which buildout writes: in production the
-parts of a PostgreSQL connection (so that no password needs URL quoting),
+The database comes from zope.conf, which buildout writes: in production
+libpq's own connection string, which lists every database server and asks
+for the one that takes writes, so the sign-ups follow the primary after a
+failover (and no password needs URL quoting),
 
     <product-config surge.policy>
-        database-host db.internal
-        database-port 5432
-        database-name surge
-        database-user surge
-        database-password ...
+        database-dsn dbname=surge user=surge password=... host=db-1,db-2 port=5432,5432 target_session_attrs=read-write
     </product-config>
 
 and in development a URL (``database-url sqlite:///.../var/surge-data.sqlite``).
@@ -41,20 +39,17 @@ class Signup(Base):
 
 
 class NotConfigured(LookupError):
-    """zope.conf has no <product-config surge.policy> database-url."""
+    """zope.conf has no <product-config surge.policy> database-url or database-dsn."""
 
 
 def database_url():
     config = (getattr(getConfiguration(), "product_config", None) or {}).get("surge.policy") or {}
     if config.get("database-url"):
         return config["database-url"]
-    if config.get("database-host"):
-        return URL.create(
-            "postgresql+psycopg2", username=config.get("database-user"), password=config.get("database-password"),
-            host=config["database-host"], port=int(config.get("database-port", 5432)),
-            database=config.get("database-name"),
-        )
-    raise NotConfigured("zope.conf has no <product-config surge.policy> with database-url or database-host")
+    if config.get("database-dsn"):
+        # psycopg2 takes every query argument as a keyword: dsn= is libpq's string, whole.
+        return URL.create("postgresql+psycopg2", query={"dsn": config["database-dsn"]})
+    raise NotConfigured("zope.conf has no <product-config surge.policy> with database-url or database-dsn")
 
 
 def session(url=None):

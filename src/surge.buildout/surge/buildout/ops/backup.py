@@ -1,13 +1,19 @@
-"""bin/backup and bin/restore: dumps of app-master's databases.
+"""bin/backup and bin/restore: dumps of the site's databases, on every database server.
 
-bin/backup dumps each database (pg_dump's custom format) into
+bin/backup dumps each database of this server's PostgreSQL, primary or
+replica (a replica holds every confirmed commit: replication is
+synchronous), so every database server keeps its own copies and the backups
+go on after a failover. It writes pg_dump's custom format into
 BACKUPS/DATABASE/DATABASE-YYYYmmddTHHMMSSZ.dump: written beside under a
 temporary name and renamed when complete, so a dump that is there is whole.
 It then keeps the newest KEEP dumps of each database. ``--every HOURS`` runs
-forever, a dump every HOURS hours: supervisord runs it that way.
+forever, a dump every HOURS hours: supervisord runs it that way; a dump that
+fails there (PostgreSQL not up yet, or being switched over) is logged and
+tried again a minute later.
 
 bin/restore DATABASE FILE restores a dump into the database of this
-server's cluster, which must be empty (a fresh cluster built by buildout)
+server's PostgreSQL, which must be the primary (replication carries the
+restore to the replicas) and whose database must be empty (a fresh cluster)
 unless ``--replace`` is given; one transaction, so a failed restore leaves
 the database as it was.
 
@@ -33,6 +39,8 @@ def as_postgres(user, argv):
 
 
 say = sayer(timestamps=True)
+# How long a failed dump waits before the next try (supervisord's runs only).
+RETRY_SECONDS = 60
 
 
 def dump(bin_dir, user, socket_dir, port, database, folder):
@@ -67,10 +75,17 @@ def backup_main(*, bin_dir, user, socket_dir, port, backups, databases, keep, ar
     parser.add_argument("--every", type=float, metavar="HOURS", help="run forever, a backup every HOURS hours")
     args = parser.parse_args(argv)
     while True:
-        for database in databases.split():
-            folder = os.path.join(backups, database)
-            dump(bin_dir, user, socket_dir, port, database, folder)
-            prune(folder, database, int(keep))
+        try:
+            for database in databases.split():
+                folder = os.path.join(backups, database)
+                dump(bin_dir, user, socket_dir, port, database, folder)
+                prune(folder, database, int(keep))
+        except SystemExit as failure:
+            if not args.every:
+                raise
+            say(f"{failure}; trying again in {RETRY_SECONDS} s")
+            time.sleep(RETRY_SECONDS)
+            continue
         if not args.every:
             return 0
         say(f"backup: next in {args.every:g} h")
@@ -89,13 +104,17 @@ def restore_main(*, bin_dir, user, socket_dir, port, owners, argv=None):
     args = parser.parse_args(argv)
     if not os.path.isfile(args.dump):
         parser.error(f"{args.dump} does not exist")
-    psql = as_postgres(user, [f"{bin_dir}/psql", "-X", "-A", "-t", "-h", socket_dir, "-p", str(port),
+    psql = as_postgres(user, [f"{bin_dir}/psql", "-X", "-A", "-t", "-F", " ", "-h", socket_dir, "-p", str(port),
                               "-d", args.database, "-c",
-                              "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"])
-    tables = subprocess.run(psql, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if tables.returncode:
-        raise SystemExit(f"bin/restore: cannot reach database {args.database}: {tables.stdout.strip()}")
-    if int(tables.stdout.strip()) and not args.replace:
+                              "SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"])
+    found = subprocess.run(psql, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if found.returncode:
+        raise SystemExit(f"bin/restore: cannot reach database {args.database}: {found.stdout.strip()}")
+    replica, tables = found.stdout.split()
+    if replica == "t":
+        raise SystemExit("bin/restore: this server's PostgreSQL is a replica; restore on the primary "
+                         "(bin/database status names it), which replicates the restore")
+    if int(tables) and not args.replace:
         raise SystemExit(f"bin/restore: database {args.database} already has tables; restore into a fresh "
                          "cluster, or give --replace to drop them first")
     started = time.monotonic()

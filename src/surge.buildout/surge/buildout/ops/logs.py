@@ -9,7 +9,7 @@ import argparse
 from surge.buildout.logdb import LogDatabase, LogDatabaseError, views_in
 
 
-def main(*, psql, host, port, database, user, secrets_file, secret, schema_file, argv=None):
+def main(*, psql, connection, database, user, secrets_file, secret, schema_file, argv=None):
     views = views_in(schema_file)
     listing = "\n".join(f"  {name:<32} {text}" for name, text in views.items())
     parser = argparse.ArgumentParser(
@@ -22,7 +22,7 @@ def main(*, psql, host, port, database, user, secrets_file, secret, schema_file,
     args = parser.parse_args(argv)
     if args.limit < 1:
         parser.error("--limit must be at least 1")
-    database = LogDatabase(psql=psql, host=host, port=port, database=database, user=user,
+    database = LogDatabase(psql=psql, connection=connection, database=database, user=user,
                            secrets_file=secrets_file, secret=secret)
     try:
         return database.print_query(f"SELECT * FROM {args.view} LIMIT {args.limit}")

@@ -160,7 +160,7 @@ def report(database, views, template, output, *, hours, rows):
                 page.render(made=made, views=views, view=None, plots=plots, hours=hours))
 
 
-def main(*, psql, host, port, database, user, secrets_file, secret, schema_file, template, output, hours, rows,
+def main(*, psql, connection, database, user, secrets_file, secret, schema_file, template, output, hours, rows,
          argv=None):
     parser = argparse.ArgumentParser(
         prog="bin/logs-report",
@@ -172,7 +172,7 @@ def main(*, psql, host, port, database, user, secrets_file, secret, schema_file,
         ([SLOWEST_VIEW] if SLOWEST_VIEW not in views else [])
     if missing:
         raise SystemExit(f"bin/logs-report: {schema_file} has no view {', '.join(missing)}")
-    database = LogDatabase(psql=psql, host=host, port=port, database=database, user=user,
+    database = LogDatabase(psql=psql, connection=connection, database=database, user=user,
                            secrets_file=secrets_file, secret=secret)
     try:
         report(database, views, template, args.output, hours=int(hours), rows=int(rows))

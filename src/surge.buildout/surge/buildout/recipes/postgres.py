@@ -1,4 +1,4 @@
-"""Recipes for PostgreSQL on app-master.
+"""Recipes for PostgreSQL on the database servers (Patroni runs it: buildout.d/patroni.cfg).
 
 surge.buildout:postgres-hba renders pg_hba.conf: option ``access`` has one
 line per rule, ``DATABASE ROLE HOSTS-KEY...``, where each HOSTS-KEY is a key
@@ -6,27 +6,26 @@ of [hosts]; the addresses are resolved here (PostgreSQL's host names need
 reverse DNS, addresses do not), and every rule requires scram-sha-256.
 
 surge.buildout:postgres renders postgresql.conf (``settings =
-postgres-settings``; ``listen`` is its [listen] entry) and checks it with
-``postgres -C`` as the database's system user ``user``.
+postgres-settings``): what this build tunes. Patroni's own postgresql.conf
+includes it and adds where the data, the sockets and the ports are; the
+check is PostgreSQL reading it (surge.buildout.ops.config_checkers
+postgres-conf), as the database's system user ``user``.
 
-surge.buildout:postgres-provision runs after the files went live:
-
-- initialises the cluster in ``data-dir`` the first time (``initdb``);
-- creates the roles of ``roles`` (lines ``ROLE SECRET``: the password is the
-  secret of that name) and the databases of ``databases`` (lines ``DATABASE
-  OWNER``) when they do not exist, and sets each role's password;
-- applies the SQL files of ``schemas`` (lines ``DATABASE OWNER FILE``), each
-  in one transaction as its owner, so a file that does not apply fails the
-  build and changes nothing; the files must be idempotent.
-
-If the server is not running, a private one is started for that (no TCP, the
-socket in ``socket-dir``) and stopped again. Its lines are checked when the
-part is read, before anything is installed.
+surge.buildout:postgres-provision renders the psql script that gives the
+site its roles (lines ``ROLE SECRET``: the password is the secret of that
+name), databases (lines ``DATABASE OWNER``) and schemas (lines ``DATABASE
+OWNER FILE``: each file applied in one transaction as its owner; the files
+must be idempotent). A throwaway PostgreSQL runs it whole before it goes
+live, so SQL that does not apply fails the build before anything changes.
+bin/postgres-provision runs it on this server's PostgreSQL whenever that is
+the primary: when Patroni has created the cluster, when it starts or is
+promoted (Patroni's callbacks), and after every build of the running primary.
 
 They run the PostgreSQL programs as ``user`` (the build runs as root, or as
 that user).
 """
 
+import hashlib
 import os
 import pwd
 import re
@@ -34,7 +33,8 @@ import subprocess
 
 from surge.buildout import build_secrets
 from surge.buildout.errors import ConfigError, fail, where
-from surge.buildout.network import addresses_of, host_networks, split_bind
+from surge.buildout.network import addresses_of, host_networks
+from surge.buildout.ops import provision
 from surge.buildout.rendering import Template
 from surge.buildout.schema import EXISTING_DIRECTORY, POSTGRES_SIZE, Integer, Schema, Setting
 
@@ -46,8 +46,7 @@ SETTINGS = Schema("postgres-settings", {
     "effective-cache-size": Setting(POSTGRES_SIZE),
     "work-mem": Setting(POSTGRES_SIZE),
     "maintenance-work-mem": Setting(POSTGRES_SIZE),
-    # PostgreSQL keeps a few for its superuser; fewer than 10 leaves no room for the site.
-    "max-connections": Setting(Integer(10, 10000)),
+    "wal-sender-timeout": Setting(Integer(1, 3600, unit="seconds")),
 })
 
 
@@ -94,32 +93,35 @@ class Postgres(Template):
 
     def __init__(self, buildout, name, options):
         bin_directory = buildout[options["settings"]]["bin"]
-        # PostgreSQL's own check, as its user; published, so bin/cluster check reruns it.
-        options["check"] = " ".join(as_user(options["user"], [f"{bin_directory}/postgres", "--config-file={file}",
-                                                              "-C", "data_directory"]))
+        # PostgreSQL's own reading, as its user; published, so bin/cluster check reruns it.
+        options["check"] = (f"{{python}} -m surge.buildout.ops.config_checkers postgres-conf {bin_directory} "
+                            f"{options['user']} {{file}}")
         super().__init__(buildout, name, options)
 
-    def derive(self):
-        host, port = split_bind(self.options["listen"])
-        return {"listen_address": host, "port": port}
 
-
-class PostgresProvision:
+class PostgresProvision(Template):
     def __init__(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
-        self.user = options["user"]
         self.bin = buildout[options["settings"]]["bin"]
-        self.data_dir = options["data-dir"]
-        self.socket_dir = options["socket-dir"]
-        self.config = options["config"]
         problems = []
         self.role_lines = self.pairs("roles", problems)
         self.database_lines = self.pairs("databases", problems)
         self.schema_lines = self.schemas(problems)
         fail(problems)
-        # The passwords are read by name when the roles are made; their digest makes a changed one reinstall.
-        self.passwords = build_secrets.values(buildout, [secret for _, secret in self.role_lines], name, "roles")
-        options["secrets-digest"] = build_secrets.digest(self.passwords)
+        # The roles' passwords: the rendered script is protected like any file holding secrets.
+        options["secrets"] = " ".join(dict.fromkeys(secret for _, secret in self.role_lines))
+        options["check"] = (f"{{python}} -m surge.buildout.ops.config_checkers postgres-sql {self.bin} "
+                            f"{options['user']} {{file}}")
+        options.setdefault("comment", "--")
+        super().__init__(buildout, name, options)
+
+    def derive(self):
+        return {
+            "roles": [{"name": role, "password": psql_literal(self.secrets[secret])}
+                      for role, secret in self.role_lines],
+            "databases": [{"name": database, "owner": owner} for database, owner in self.database_lines],
+            "schemas": self.schema_lines,
+        }
 
     def pairs(self, key, problems):
         pairs = []
@@ -148,84 +150,30 @@ class PostgresProvision:
             if not os.path.isfile(path):
                 problems.append(f"{where(self.buildout, self.name, 'schemas')}: {path} does not exist")
                 continue
-            schemas.append((words[0], words[1], path))
+            with open(path, "rb") as stream:
+                digest = hashlib.sha256(stream.read()).hexdigest()
+            schemas.append({"database": words[0], "owner": words[1], "path": psql_literal(path),
+                            "relative": os.path.relpath(path, directory), "sha256": digest})
         return schemas
 
-    def run(self, argv, **kwargs):
-        result = subprocess.run(as_user(self.user, argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, **kwargs)
-        if result.returncode:
-            raise ConfigError(f"[{self.name}] {' '.join(argv[:2])} failed:\n{result.stdout.strip()}")
-        return result.stdout
-
     def install(self):
-        self.own(os.path.dirname(self.data_dir), self.socket_dir)
-        if not os.path.exists(os.path.join(self.data_dir, "PG_VERSION")):
-            print(f"surge: initialising the PostgreSQL cluster in {self.data_dir}", flush=True)
-            self.run([f"{self.bin}/initdb", "-D", self.data_dir, "--auth-local=peer",
-                      "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
-        self.ensure_roles_and_databases()
+        Template.install(self)
+        if provision.primary_here(self.run, self.bin, self.options["socket-dir"], self.options["port"]):
+            try:
+                output = provision.apply(self.run, self.bin, self.options["socket-dir"], self.options["port"],
+                                         self.output)
+            except RuntimeError as error:
+                raise ConfigError(f"[{self.name}] {error}") from None
+            for line in output.splitlines():
+                print(f"surge: {line}")
+        else:
+            print(f"surge: PostgreSQL here is not the running primary: {os.path.relpath(self.output)} is applied "
+                  "when it is (Patroni runs bin/postgres-provision when it creates the cluster, starts or "
+                  "promotes this server)")
         return ()
 
     update = install
 
-    def own(self, *paths):
-        user = pwd.getpwnam(self.user)
-        for path in paths:
-            os.makedirs(path, exist_ok=True)
-            if os.geteuid() == 0:
-                os.chown(path, user.pw_uid, user.pw_gid)
-            os.chmod(path, 0o700)
-
-    def running(self):
-        status = subprocess.run(as_user(self.user, [f"{self.bin}/pg_ctl", "status", "-D", self.data_dir]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return status.returncode == 0
-
-    def ensure_roles_and_databases(self):
-        script = self.sql()
-        if self.running():
-            self.psql(script)
-            # The running server rereads postgresql.conf and pg_hba.conf.
-            self.run([f"{self.bin}/pg_ctl", "reload", "-D", self.data_dir])
-            return
-        log = os.path.join(os.path.dirname(self.data_dir), "build-server.log")
-        private = f"--config-file={self.config} -c listen_addresses='' -c unix_socket_directories='{self.socket_dir}'"
-        self.run([f"{self.bin}/pg_ctl", "start", "-D", self.data_dir, "-w", "-t", "120", "-l", log, "-o", private])
-        try:
-            self.psql(script)
-        finally:
-            self.run([f"{self.bin}/pg_ctl", "stop", "-D", self.data_dir, "-m", "fast", "-w"])
-
-    def psql(self, script):
-        output = self.run([f"{self.bin}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
-                           "-p", self.options["port"], "-d", "postgres", "-f", "-"], input=script)
-        for line in output.splitlines():
-            print(f"surge: {line}")
-        for database, owner, path in self.schema_lines:
-            with open(path) as stream:
-                sql = stream.read()
-            try:
-                self.run([f"{self.bin}/psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
-                          "-p", self.options["port"], "-d", database, "-c", f"SET ROLE {owner}", "-f", "-"],
-                         input=sql)
-            except ConfigError as error:
-                raise ConfigError(f"{where(self.buildout, self.name, 'schemas')}: {path} does not apply to "
-                                  f"database {database}; none of it was applied. {error}") from None
-            print(f"surge: {os.path.relpath(path, self.buildout['buildout']['directory'])} applied to {database}")
-
-    def sql(self):
-        lines = []
-        for role, secret in self.role_lines:
-            lines += [
-                f"SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS "
-                f"(SELECT FROM pg_roles WHERE rolname = '{role}')\\gexec",
-                f"\\set password {psql_literal(self.passwords[secret])}",
-                f"ALTER ROLE {role} LOGIN PASSWORD :'password';",
-            ]
-        for database, owner in self.database_lines:
-            lines.append(
-                f"SELECT 'CREATE DATABASE {database} OWNER {owner}' WHERE NOT EXISTS "
-                f"(SELECT FROM pg_database WHERE datname = '{database}')\\gexec"
-            )
-        return "\n".join(lines) + "\n"
+    def run(self, argv):
+        return subprocess.run(as_user(self.options["user"], argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, stdin=subprocess.DEVNULL)

@@ -13,12 +13,19 @@ drop
 receive, listen
     ``true`` on the log server, which receives every server's messages on
     ``listen`` (its [listen] entry).
+database, database-name, database-user
+    On the log server: libpq's parameters for the database servers ([roles]
+    database), the logs database and its role (the password is the secret
+    postgres-logs-password).
 
 Derived for the template: ``files``, a list of {"tag", "path", "multiline"},
-``drops``, a list of {"tag", "text"}, and ``receive_host``, ``receive_port``. A line of another shape fails the
+``drops``, a list of {"tag", "text"}, ``receive_host``, ``receive_port``
+and ``database_uri`` (ompgsql takes a connection without spaces: libpq's
+URI form). A line of another shape fails the
 build naming the option; so does a quote, which would end rsyslog's string.
 """
 
+from surge.buildout import roles
 from surge.buildout.errors import fail, where
 from surge.buildout.network import split_bind
 from surge.buildout.rendering import Template
@@ -53,7 +60,12 @@ class Rsyslog(Template):
         )
         fail(problems)
         receive_host, receive_port = split_bind(self.options.get("listen", ""))
-        return {"files": files, "drops": drops, "receive_host": receive_host, "receive_port": receive_port}
+        database_uri = ""
+        if self.options.get("database"):
+            database_uri = roles.conninfo_uri(self.options["database"], self.options["database-name"],
+                                              self.options["database-user"], self.secrets["postgres-logs-password"])
+        return {"files": files, "drops": drops, "receive_host": receive_host, "receive_port": receive_port,
+                "database_uri": database_uri}
 
     def lines(self, key):
         return [line.strip() for line in self.options.get(key, "").splitlines() if line.strip()]

@@ -7,11 +7,16 @@ purgers
     Keys of [hosts] allowed to send PURGE and BAN (the application servers,
     [topology] app-sources). Each must resolve here: the VCL's access list
     holds addresses.
-backend-host, backend-port, probe-path
-    HAProxy, where misses go, and the path of its health answer.
+backends, backend-port, probe-path
+    The app servers ([topology] app-servers: [hosts] keys, in order of
+    preference), each running HAProxy on backend-port, where misses go, and
+    the path of HAProxy's health answer.
 
-Derived for the template: ``purgers`` (sorted addresses, without repeats),
-``keep_cookies`` (a regular expression alternation), ``includes``.
+Derived for the template: ``backends`` and ``retry_order`` (each
+{"name", "host", "port"}; the retry order starts from the second, so a
+request that found the first HAProxy dead is tried on the next),
+``purgers`` (sorted addresses, without repeats), ``keep_cookies`` (a regular
+expression alternation), ``includes``.
 """
 
 import re
@@ -56,8 +61,16 @@ class Varnish(Template):
     def derive(self):
         purgers, problems = addresses_of_keys(self.buildout, self.options["purgers"].split(),
                                               where(self.buildout, self.name, "purgers"))
-        fail([problem + "; Varnish's PURGE access list needs one" for problem in problems])
+        problems = [problem + "; Varnish's PURGE access list needs one" for problem in problems]
+        backends = [{"name": "haproxy_" + re.sub(r"\W", "_", key), "host": self.buildout["hosts"][key].strip(),
+                     "port": self.options["backend-port"].strip()} for key in self.options["backends"].split()]
+        if not backends:
+            problems.append(f"{where(self.buildout, self.name, 'backends')} names no app server: Varnish would "
+                            "have nowhere to send a miss")
+        fail(problems)
         return {
+            "backends": backends,
+            "retry_order": backends[1:] + backends[:1],
             "purgers": purgers,
             "keep_cookies": "|".join(re.escape(name) for name in self.settings["keep-cookies"].split()),
             "includes": self.settings.get("includes", "").split(),

@@ -10,7 +10,11 @@ entry's host, each process on the port supervisord gives it. Without them,
 plone.recipe.zope2instance's own ``threads`` and ``http-address`` stay
 (development).
 
-Derived for the template: ``threads``, ``listen``.
+``session-url`` lists the memcached servers (HOST:PORT separated by white
+space); Beaker takes them separated by ``;`` and spreads the sessions over
+them by key.
+
+Derived for the template: ``threads``, ``listen``, ``session_url``.
 """
 
 from surge.buildout.network import split_bind
@@ -28,12 +32,13 @@ class Wsgi(Template):
     schema = SETTINGS
 
     def derive(self):
+        session_url = ";".join(self.options.get("session-url", "").split())
         section = self.options.get("threads-from", "").strip()
         if not section:
-            return {"threads": "%(threads)s", "listen": "%(http_address)s"}
+            return {"threads": "%(threads)s", "listen": "%(http_address)s", "session_url": session_url}
         instances = self.buildout[section]
         host, _ = split_bind(self.options["instances"].partition("+")[0])
         return {"threads": str(int(instances["threads"]) + int(instances["spare-threads"])),
                 # "%%": plone.recipe.zope2instance fills the template with "%"; runwsgi's
                 # http_port=N fills what is left.
-                "listen": f"{host}:%%(http_port)s"}
+                "listen": f"{host}:%%(http_port)s", "session_url": session_url}
