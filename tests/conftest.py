@@ -30,12 +30,13 @@ def repo_path(*parts):
     return os.path.join(REPO, *parts)
 
 
-def run(command, cwd=REPO, timeout=900, check=True, env=None):
-    """Run a command, echo what it printed (pytest shows it on failure), return the result."""
+def run(command, cwd=REPO, timeout=900, check=True, env=None, input=None):
+    """Run a command (with INPUT on its standard input, else none), echo what it printed (pytest shows it
+    on failure), return the result."""
     print(f"$ {' '.join(command)}  (in {cwd})", flush=True)
     result = subprocess.run(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+        timeout=timeout, env=env, input=input, stdin=None if input is not None else subprocess.DEVNULL,
     )
     print(result.stdout)
     if check and result.returncode:

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import port_open, wait_until
+from conftest import port_open, supervisorctl, wait_until
 from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
@@ -121,17 +121,41 @@ def all_instances_up():
     return len(rows) == 4 and all(row["status"] == "UP" for row in rows.values())
 
 
+def app_tier(root):
+    """The servers the app tier needs: the app servers and etcd's voters (a new etcd cluster settles
+    the version Patroni reads only once every voter has answered)."""
+    roles = cluster_running.roles(root)
+    return tuple(name for name in SERVER_NAMES if name in roles["app-servers"] + roles["voters"])
+
+
 @contextlib.contextmanager
 def app_tier_running(root):
-    """app-master and app-slave running with the site created (the cluster library's start sequence);
+    """The app tier running with the site created (the cluster library's start sequence);
     yields create-site's output."""
-    names = ("app-master", "app-slave")
+    names = app_tier(root)
     try:
         yield cluster_running.up(root, names)
     finally:
         cluster_running.down(root, names)
         for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
             wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
+
+
+@contextlib.contextmanager
+def database_down(root):
+    """Every database server's Patroni (and so PostgreSQL) stopped, the replicas first, so that none is
+    promoted meanwhile; started again afterwards, until there is a primary."""
+    servers = cluster_running.roles(root)["database-servers"]
+    primary = cluster_running.primary(root)
+    order = sorted(servers, key=lambda name: name == primary)
+    try:
+        for name in order:
+            supervisorctl(os.path.join(root, name), "stop", "patroni", check=True)
+        yield
+    finally:
+        for name in reversed(order):
+            supervisorctl(os.path.join(root, name), "start", "patroni", check=True)
+        wait_until(lambda: cluster_running.primary(root), 120, "a primary again")
 
 
 @contextlib.contextmanager

@@ -91,24 +91,26 @@ def test_bad_app_setting_fails_and_keeps_the_live_files(cluster, setting, messag
                                            ("haproxy.cfg", "supervisord.conf"))
 
 
-def test_sql_that_does_not_apply_fails_the_build_and_applies_nothing(cluster):
+def test_sql_that_does_not_apply_fails_the_build_and_changes_nothing(cluster):
     root, _ = cluster
     broken = os.path.join(root, "broken.sql")
     with open(broken, "w") as stream:
         stream.write("CREATE TABLE half_done (id int);\nCREATE VIEW nonsense AS SELECT FROM nowhere;\n")
-    bad_setting_fails_and_keeps_live_files(
+    # app-master the only database server: the schema is not app-slave's, which the build would refuse first.
+    output = bad_setting_fails_and_keeps_live_files(
         os.path.join(root, "app-master"), f"postgres:schemas=logs logs {broken}",
-        f"{broken} does not apply to database logs; none of it was applied", ("postgresql.conf", "pg_hba.conf"),
+        f"psql:{broken}:2: ERROR:", ("postgresql.conf", "pg_hba.conf", "postgres-provision.sql"),
+        "topology:database-servers=app-master", only_names=True)
+    assert "postgres-provision.sql is unchanged" in output and 'relation "nowhere" does not exist' in output
+
+
+def test_a_schema_only_one_database_server_names_is_refused_naming_both_files(cluster):
+    root, _ = cluster
+    output = bad_setting_fails_and_keeps_live_files(
+        os.path.join(root, "app-master"), "postgres:schemas=", "but ../app-slave/cluster.cfg (database-servers "
+        "app-slave) builds postgres schemas = 'logs logs buildout.d/sql/logs.sql'", ("postgres-provision.sql",),
         only_names=True)
-    # Nothing of it is there: a file that fails if the first statement's table exists applies cleanly.
-    check = os.path.join(root, "check.sql")
-    with open(check, "w") as stream:
-        stream.write("DO $$ BEGIN IF EXISTS (SELECT FROM pg_tables WHERE tablename = 'half_done') "
-                     "THEN RAISE EXCEPTION 'half_done was applied'; END IF; END $$;\n")
-    master = os.path.join(root, "app-master")
-    built = run([os.path.join(master, "bin", "buildout"), "-N", "-c", "cluster.cfg",
-                 f"postgres:schemas=logs logs {check}"], cwd=master).stdout
-    assert f"{os.path.relpath(check, master)} applied to logs" in built
+    assert "the database servers form one Patroni cluster" in output
 
 
 def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluster):

@@ -316,25 +316,22 @@ def test_with_every_instance_stopped_cached_pages_are_served_and_the_rest_gets_t
     assert {key: supervisorctl(os.path.join(site, key[0]), "pid", key[1]).strip() for key in front} == front
 
 
-def test_without_memcached_pages_are_served_and_a_postgres_restart_loses_no_edit(site):
-    master = os.path.join(site, "app-master")
-    supervisorctl(master, "stop", "memcached", check=True)
+def test_without_any_memcached_pages_are_served_and_sessions_start_again(site):
+    app_servers = [os.path.join(site, name) for name in running.cluster_running.roles(site)["app-servers"]]
+    for directory in app_servers:
+        supervisorctl(directory, "stop", "memcached", check=True)
     try:
         for address in (WEB_1, WEB_2):
             for path in (f"/news?no-memcached={uuid.uuid4().hex}", "/events"):
                 status, _, _ = https(site, address, path)
                 assert status == 200, (address, path, status)
     finally:
-        supervisorctl(master, "start", "memcached", check=True)
-    path = published_page(site, "Committed before the restart")
-    instances = [supervisorctl(master, "pid", f"instance:instance-{port}") for port in (8101, 8102)]
-    supervisorctl(master, "restart", "postgres", check=True)
-    wait_until(lambda: https(site, WEB_1, f"{path}?after-restart={uuid.uuid4().hex}")[0] == 200, 120,
-               "the site answers after PostgreSQL's restart")
-    status, _, body = https(site, WEB_2, f"{path}?check={uuid.uuid4().hex}")
-    assert status == 200 and "Committed before the restart" in body
-    after = [supervisorctl(master, "pid", f"instance:instance-{port}") for port in (8101, 8102)]
-    assert after == instances, "the instances recovered without a restart"
+        for directory in app_servers:
+            supervisorctl(directory, "start", "memcached", check=True)
+    value = uuid.uuid4().hex
+    cookie, _ = write_session(lambda *args: https(site, WEB_1, *args), site, "after", value)
+    status, _, body = https(site, WEB_2, "/@@surge-session", headers={"Cookie": cookie})
+    assert status == 200 and json.loads(body)["values"].get("after") == value, body
 
 
 # Bad input on a running cluster: the build fails saying where, and the site

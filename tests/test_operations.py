@@ -19,6 +19,7 @@ import browser
 import pytest
 
 from conftest import run, supervisorctl, wait_until
+from surge.cluster import running as cluster_running
 from running import (
     ADDRESS,
     APP_MASTER,
@@ -33,6 +34,7 @@ from running import (
     all_instances_up,
     app_tier_running,
     create_document,
+    database_down,
     https,
     load,
     request,
@@ -86,8 +88,8 @@ def test_a_line_from_every_server_arrives_with_its_host_and_program(site):
 @pytest.mark.parametrize("program, server", [
     ("nginx", "web-1"), ("nginx", "web-2"), ("varnishncsa", "web-1"), ("varnishncsa", "web-2"),
     ("haproxy", "app-master"), ("zope-access", "app-master"), ("zope-access", "app-slave"),
-    ("zope-event", "app-master"), ("zope-event", "app-slave"), ("postgres", "app-master"),
-    ("supervisord", "web-1"), ("supervisord", "app-slave"),
+    ("zope-event", "app-master"), ("zope-event", "app-slave"), ("patroni", "app-master"),
+    ("patroni", "app-slave"), ("etcd", "web-1"), ("supervisord", "web-1"), ("supervisord", "app-slave"),
 ])
 def test_every_service_logs_into_the_database(site, program, server):
     for address in (WEB_1, WEB_2):
@@ -136,14 +138,10 @@ def test_bin_logs_prints_a_view_read_only(site):
 
 
 def test_nothing_is_lost_while_the_log_database_is_down(site):
-    master = os.path.join(site, "app-master")
     marker = uuid.uuid4().hex
-    supervisorctl(master, "stop", "postgres", check=True)
-    try:
+    with database_down(site):
         for number in range(50):
             log(site, "web-2" if number % 2 else "app-slave", f"{marker} {number}")
-    finally:
-        supervisorctl(master, "start", "postgres", check=True)
     wait_until(lambda: len(sql(site, f"SELECT DISTINCT message FROM messages WHERE message LIKE '{marker} %'")) == 50,
                120, "all 50 messages sent while PostgreSQL was down")
     wait_until(all_instances_up, 120, "the instances are back after PostgreSQL's restart")
@@ -156,7 +154,8 @@ PLUGINS = {
     "web-2": ["cpu", "nginx_request", "surge_varnish"],
     "app-master": ["cpu", "surge_haproxy", "postgres_connections_db", "surge_memcached", "surge_zope_memory",
                    "surge_zope_threads"],
-    "app-slave": ["cpu", "surge_zope_memory", "surge_zope_threads"],
+    "app-slave": ["cpu", "surge_haproxy", "postgres_connections_db", "surge_memcached", "surge_zope_memory",
+                  "surge_zope_threads"],
 }
 
 
@@ -226,11 +225,8 @@ def test_the_logs_report_keeps_the_last_pages_when_the_database_is_down(site):
     run(["runuser", "-u", "munin", "--", *report], cwd="/")
     with open(index, "rb") as stream:
         before = stream.read()
-    supervisorctl(master, "stop", "postgres", check=True)
-    try:
+    with database_down(site):
         failed = run(["runuser", "-u", "munin", "--", *report], cwd="/", check=False)
-    finally:
-        supervisorctl(master, "start", "postgres", check=True)
     assert failed.returncode == 1 and "the last report is left as it was" in failed.stdout
     with open(index, "rb") as stream:
         assert stream.read() == before
@@ -297,27 +293,43 @@ def title_of(root, path):
 
 
 def test_a_backup_restored_into_a_fresh_cluster_holds_the_backed_up_content(site):
-    master, slave = os.path.join(site, "app-master"), os.path.join(site, "app-slave")
+    """docs/fragments/backup.rst's steps: a dump of the replica, both databases gone, the cluster record
+    removed from etcd, a new cluster created by Patroni, the dump restored on its primary, the other
+    database server a copy of it."""
+    databases = cluster_running.roles(site)["database-servers"]
+    primary = cluster_running.primary(site)
+    replica = next(name for name in databases if name != primary)
+    first, other = (os.path.join(site, name) for name in (primary, replica))
     kept = create_document(site, APP_MASTER, BASE, "Backed up")
-    output = run(["runuser", "-u", "postgres", "--", os.path.join(master, "bin", "backup")], cwd="/").stdout
+    output = run(["runuser", "-u", "postgres", "--", os.path.join(other, "bin", "backup")], cwd="/").stdout
     assert "backup: surge ->" in output and "backup: logs ->" in output
-    dump = sorted(glob.glob(os.path.join(master, "var", "backups", "surge", "surge-*.dump")))[-1]
+    dump = sorted(glob.glob(os.path.join(other, "var", "backups", "surge", "surge-*.dump")))[-1]
     lost = create_document(site, APP_MASTER, BASE, "After the backup")
 
-    supervisorctl(slave, "stop", "instance:*", check=True)
-    supervisorctl(master, "stop", "haproxy", "instance:*", "backup", "postgres", check=True)
-    os.rename(os.path.join(master, "var", "postgresql"), os.path.join(master, "var", "postgresql.old"))
-    rebuilt = run([os.path.join(master, "bin", "buildout"), "-N", "-c", "cluster.cfg"], cwd=master).stdout
-    assert "initialising the PostgreSQL cluster" in rebuilt
-    supervisorctl(master, "start", "postgres", check=True)
-    wait_until(lambda: "RUNNING" in supervisorctl(master, "status", "postgres"), 60, "the fresh PostgreSQL")
-    restored = run([os.path.join(master, "bin", "restore"), "surge", dump], cwd=master).stdout
-    assert "restore:" in restored
-    again = run([os.path.join(master, "bin", "restore"), "surge", dump], cwd=master, check=False)
+    app_servers = [os.path.join(site, name) for name in cluster_running.roles(site)["app-servers"]]
+    for directory in app_servers:
+        supervisorctl(directory, "stop", "instance:*", check=True)
+    for directory in (other, first):  # the replica first: nothing is promoted meanwhile
+        supervisorctl(directory, "stop", "backup", "patroni", check=True)
+        os.rename(os.path.join(directory, "var", "postgresql", "data"),
+                  os.path.join(directory, "var", "postgresql", "data.old"))
+    patronictl = ["patronictl", "-c", os.path.join(first, "etc", "patroni.yml")]
+    run([*patronictl, "remove", "surge"], cwd="/", input="surge\nYes I am aware\n")
+    supervisorctl(first, "start", "patroni", check=True)
+    wait_until(lambda: cluster_running.primary(site) == primary, 120, f"{primary} creates the new cluster")
+    restore = os.path.join(first, "bin", "restore")
+    assert run([restore, "surge", dump], cwd=first).stdout.count("restore:") == 1
+    again = run([restore, "surge", dump], cwd=first, check=False)
     assert again.returncode != 0 and "already has tables" in again.stdout
-
-    supervisorctl(master, "start", "instance:*", "haproxy", "backup", check=True)
-    supervisorctl(slave, "start", "instance:*", check=True)
+    supervisorctl(other, "start", "patroni", check=True)
+    wait_until(lambda: any(member["name"] == replica and member.get("lag") == 0
+                           for member in cluster_running.members(site)), 120, f"{replica} a copy of the new primary")
+    on_replica = run([os.path.join(other, "bin", "restore"), "surge", dump], cwd=other, check=False)
+    assert on_replica.returncode != 0 and "is a replica" in on_replica.stdout
+    for directory in (first, other):
+        supervisorctl(directory, "start", "backup", check=True)
+    for directory in app_servers:
+        supervisorctl(directory, "start", "instance:*", check=True)
     wait_until(all_instances_up, 180, "every instance up on the restored database")
     assert title_of(site, kept) == "Backed up"
     assert title_of(site, lost) == 404

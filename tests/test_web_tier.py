@@ -76,11 +76,12 @@ def plain(method, host, port, path, headers=None, source=None):
 
 
 def varnish_sees_backend(directory, state):
+    """Varnish's probe of app-master's HAProxy (the stand-in; app-slave's is always sick here) says STATE."""
     listing = subprocess.run(
         ["varnishadm", "-n", os.path.join(directory, "var", "varnish"), "backend.list"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ).stdout
-    return any("haproxy" in line and state in line for line in listing.splitlines())
+    return any("haproxy_app_master" in line and state in line for line in listing.splitlines())
 
 
 def new_path(prefix="page"):
@@ -142,8 +143,8 @@ def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, messag
 
 def test_supervisorctl_shows_every_program_running(web_1):
     assert program_states(os.path.join(web_1, "web-1")) == [
-        ["munin-node", "RUNNING"], ["nginx", "RUNNING"], ["rsyslog", "RUNNING"], ["varnish", "RUNNING"],
-        ["varnish-hits", "RUNNING"], ["varnishncsa", "RUNNING"]]
+        ["etcd", "RUNNING"], ["munin-node", "RUNNING"], ["nginx", "RUNNING"], ["rsyslog", "RUNNING"],
+        ["varnish", "RUNNING"], ["varnish-hits", "RUNNING"], ["varnishncsa", "RUNNING"]]
 
 
 def test_plain_http_only_redirects_to_https(web_1):

@@ -14,11 +14,12 @@ CREATE TABLE IF NOT EXISTS messages (
     message text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
--- A log line is not worth a disk flush of its own: a crash may lose the last
--- moments of logging, never the site's data (bin/bench measured PostgreSQL
--- flushing logs as the largest cost of a spike of cache hits).
+-- Commits wait for the synchronous replica, as the site's do: a line
+-- confirmed to rsyslog survives a failover (docs/failover.rst). rsyslog
+-- inserts in batches of up to [rsyslog-config] database-batch lines, each one
+-- transaction. (An older build turned this off; RESET undoes that.)
 DO $$ BEGIN
-    EXECUTE format('ALTER DATABASE %I SET synchronous_commit = off', current_database());
+    EXECUTE format('ALTER DATABASE %I RESET synchronous_commit', current_database());
 END $$;
 CREATE INDEX IF NOT EXISTS messages_program_received ON messages (program, received);
 

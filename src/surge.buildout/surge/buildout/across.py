@@ -21,6 +21,7 @@ import urllib.parse
 
 import zc.buildout.buildout
 
+from surge.buildout import roles
 from surge.buildout.errors import where
 from surge.buildout.network import address_of, split_bind
 
@@ -104,14 +105,20 @@ VOTER_AGREEMENT = (("etcd-settings", "cluster-token"), ("ports", "etcd-client"),
                    ("topology", "voters"))
 
 
+def others(buildout, role):
+    """The servers of ROLE but this one: what this build says, it says of itself."""
+    me = roles.this_server(buildout)
+    return [key for key in buildout["topology"][role].split() if key != me]
+
+
 def words(value):
     return " ".join(value.split())
 
 
 def same_values(buildout, other, role, keys, why):
-    """Each server of ROLE builds the same value for every (section, key) of KEYS as this build."""
+    """Each other server of ROLE builds the same value for every (section, key) of KEYS as this build."""
     found = []
-    for key in buildout["topology"][role].split():
+    for key in others(buildout, role):
         config, name = other(key)
         if config is None:
             continue
@@ -124,9 +131,9 @@ def same_values(buildout, other, role, keys, why):
 
 
 def runs_everywhere(buildout, other, role, listen_key, why):
-    """Each server of ROLE binds [listen] LISTEN_KEY on its own address, at this build's [ports] LISTEN_KEY."""
+    """Each other server of ROLE binds [listen] LISTEN_KEY on its own address, at this build's [ports] LISTEN_KEY."""
     found = []
-    for key in buildout["topology"][role].split():
+    for key in others(buildout, role):
         config, name = other(key)
         if config is None:
             continue
@@ -210,9 +217,11 @@ def log_sources(buildout, other):
         config, name = other(key)
         if config is None:
             continue
-        target = config["rsyslog-config"]
-        if (address_of(target["target-host"]), target["target-port"]) != (address_of(host), port):
+        # Where that server's rsyslog sends: its [roles] log-server, asked of the roles it builds.
+        target_host = roles.host(config, roles.single(config, "log-server"))
+        target_port = config["ports"]["rsyslog"].strip()
+        if (address_of(target_host), target_port) != (address_of(host), port):
             found.append(f"{where(buildout, 'listen', 'rsyslog')} = {buildout['listen']['rsyslog']!r} here, but "
-                         f"{name} (server {key}) forwards its logs to {target['target-host']}:"
-                         f"{target['target-port']}: they would never arrive")
+                         f"{name} (server {key}) forwards its logs to {target_host}:{target_port}: they would "
+                         "never arrive")
     return found

@@ -24,8 +24,8 @@ def hierarchy():
     for _device, target, kind, *_ in mounts:
         if kind == "cgroup2" and os.access(target, os.W_OK):
             return target
-    raise CgroupError("no writable cgroup v2 hierarchy in /proc/mounts: bin/cluster kill and freeze need one "
-                      "(run as root on Linux 5.14 or newer)")
+    raise CgroupError("no writable cgroup v2 hierarchy in /proc/mounts: bin/cluster runs each server in a "
+                      "control group of its own (run it as root on Linux 5.14 or newer)")
 
 
 def group(root, name):
@@ -55,8 +55,11 @@ def pids(path):
 
 
 def write(path, control, value):
-    with open(os.path.join(path, control), "w") as stream:
-        stream.write(value)
+    try:
+        with open(os.path.join(path, control), "w") as stream:
+            stream.write(value)
+    except FileNotFoundError:
+        raise CgroupError(f"{path} does not exist: the server was not started by bin/cluster up") from None
 
 
 def frozen(path):

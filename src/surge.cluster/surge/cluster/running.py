@@ -240,7 +240,7 @@ def announce(root, seconds):
 
 
 def database_line(root):
-    """'database: app-master Leader running, app-slave Sync Standby streaming (lag 0 MB)'."""
+    """'database: app-master leader running (timeline 2); app-slave sync_standby running (timeline 2, lag 0.0 MB)'."""
     found = members(root)
     if not found:
         return "database: no database server answers"

@@ -158,6 +158,10 @@ class PostgresProvision(Template):
 
     def install(self):
         Template.install(self)
+        data_dir = self.options["data-dir"]
+        if self.run([f"{self.bin}/pg_ctl", "status", "-D", data_dir]).returncode == 0:
+            # A running server rereads postgresql.conf and pg_hba.conf, primary or replica.
+            self.run([f"{self.bin}/pg_ctl", "reload", "-D", data_dir])
         if provision.primary_here(self.run, self.bin, self.options["socket-dir"], self.options["port"]):
             try:
                 output = provision.apply(self.run, self.bin, self.options["socket-dir"], self.options["port"],
