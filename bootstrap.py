@@ -8,9 +8,11 @@ Steps, each skipped when already done:
    versions.cfg into it;
 3. run ``buildout bootstrap`` so that bin/buildout exists.
 
-The top-level file is the one given with -c; without -c it is taken from the
-SERVERS table below by this machine's hostname, and a machine not in the table
-is a developer's machine (buildout.cfg).
+The top-level file is the one given with -c; without -c it is taken by this
+machine's hostname: a production server is named as [hosts] names it in
+buildout.d/base.cfg (the whole name or its first label) and builds
+prod-KEY.cfg for its key in [topology] servers; any other machine is a
+developer's machine (buildout.cfg).
 
 Examples::
 
@@ -39,15 +41,25 @@ MINIMUM_PYTHON = (3, 10)
 # PyPI's simple index in its JSON form (PEP 691), which mirrors serve too.
 SIMPLE_INDEX = "https://pypi.org/simple/{name}/"
 
-# Which top-level file builds which production machine, by hostname (short or
-# fully qualified). A new server is one new top-level file plus one line here.
-SERVERS = {
-    "surge-web-1": "prod-web-1.cfg",
-    "surge-web-2": "prod-web-2.cfg",
-    "surge-app-1": "prod-app-master.cfg",
-    "surge-app-2": "prod-app-slave.cfg",
-}
+BASE = os.path.join(HERE, "buildout.d", "base.cfg")
 DEVELOPMENT = "buildout.cfg"
+
+
+def servers(base=BASE):
+    """{hostname: top-level file} of every server of [topology] servers, by its [hosts] name.
+
+    base.cfg's ${section:key} references are configparser's extended
+    interpolation; only [hosts] and [topology] are read, which refer to
+    nothing else.
+    """
+    parser = configparser.ConfigParser(interpolation=configparser.ExtendedInterpolation(), strict=False)
+    parser.optionxform = str
+    parser.read(base)
+    table = {}
+    for key in parser["topology"]["servers"].split():
+        host = parser["hosts"][key].strip()
+        table[host] = table[host.split(".")[0]] = f"prod-{key}.cfg"
+    return table
 
 
 class BootstrapError(Exception):
@@ -58,11 +70,12 @@ def say(message):
     print(f"bootstrap: {message}", flush=True)
 
 
-def config_for_host(hostname):
+def config_for_host(hostname, table=None):
     """The top-level file for a hostname: exact name, then its first label."""
+    table = servers() if table is None else table
     for name in (hostname, hostname.split(".")[0]):
-        if name in SERVERS:
-            return SERVERS[name]
+        if name in table:
+            return table[name]
     return DEVELOPMENT
 
 
@@ -240,8 +253,8 @@ def parse_args(argv):
         "-c",
         dest="config",
         metavar="FILE",
-        help="top-level file to build (default: by hostname from the SERVERS "
-        "table in this script, else buildout.cfg)",
+        help="top-level file to build (default: by hostname, the production "
+        "server [hosts] names so, else buildout.cfg)",
     )
     parser.add_argument(
         "--build",
@@ -256,7 +269,7 @@ def parse_args(argv):
     parser.add_argument(
         "--show-servers",
         action="store_true",
-        help="print the hostname table and exit",
+        help="print the hostname table ([hosts] and [topology] servers) and exit",
     )
     return parser.parse_args(argv)
 
@@ -264,8 +277,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     if args.show_servers:
-        for host, config in sorted(SERVERS.items()):
-            print(f"{host:20} {config}")
+        for host, config in sorted(servers().items()):
+            print(f"{host:24} {config}")
         return 0
     if sys.version_info[:2] < MINIMUM_PYTHON:
         print("bootstrap: Python %d.%d or newer is needed" % MINIMUM_PYTHON, file=sys.stderr)

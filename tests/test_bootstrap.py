@@ -22,9 +22,10 @@ def test_help_explains_it():
 
 
 @pytest.mark.parametrize("hostname, expected", [
-    ("surge-web-1", "prod-web-1.cfg"),
-    ("surge-web-1.example.net", "prod-web-1.cfg"),
-    ("surge-app-2", "prod-app-slave.cfg"),
+    ("web-1", "prod-web-1.cfg"),
+    ("web-1.surge.internal", "prod-web-1.cfg"),
+    ("app-2", "prod-app-slave.cfg"),
+    ("app-1.example.net", "prod-app-master.cfg"),
     ("laptop", "buildout.cfg"),
 ])
 def test_hostname_picks_the_top_level_file(hostname, expected):
@@ -32,11 +33,21 @@ def test_hostname_picks_the_top_level_file(hostname, expected):
 
 
 def test_every_production_file_has_a_host():
-    assert sorted(set(load_bootstrap().SERVERS.values())) == sorted(PRODUCTION_FILES)
+    assert sorted(set(load_bootstrap().servers().values())) == sorted(PRODUCTION_FILES)
+
+
+def test_a_server_added_to_the_topology_is_picked_by_its_hostname(tmp_path):
+    base = tmp_path / "base.cfg"
+    text = open(repo_path("buildout.d", "base.cfg")).read()
+    text = text.replace("app-servers = app-master app-slave", "app-servers = app-master app-slave app-3")
+    base.write_text(text.replace("[hosts]\n", "[hosts]\napp-3 = app-3.surge.internal\n", 1))
+    bootstrap = load_bootstrap()
+    assert bootstrap.config_for_host("app-3", bootstrap.servers(str(base))) == "prod-app-3.cfg"
+    assert bootstrap.config_for_host("app-3", bootstrap.servers()) == "buildout.cfg"
 
 
 def test_every_mapped_file_exists():
-    for config in load_bootstrap().SERVERS.values():
+    for config in load_bootstrap().servers().values():
         assert os.path.exists(repo_path(config))
 
 

@@ -54,10 +54,15 @@ class ClusterError(Exception):
 
 
 @functools.lru_cache(maxsize=None)
+def settings(root, section):
+    """{key: value} of SECTION as the cluster's builds see it (the first server's build)."""
+    return dict(load(os.path.join(root, START_ORDER[0], OVERLAY))[section])
+
+
 def roles(root):
     """{role: (server names)} of [topology], as the cluster's builds see it."""
-    config = load(os.path.join(root, START_ORDER[0], OVERLAY))
-    return {role: tuple(config["topology"][role].split()) for role in ROLES}
+    topology = settings(root, "topology")
+    return {role: tuple(topology[role].split()) for role in ROLES}
 
 
 def supervisorctl(directory, *args):
