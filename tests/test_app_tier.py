@@ -25,7 +25,6 @@ from running import (
     APP_SLAVE,
     BASE,
     HAPROXY,
-    SPARE,
     VHM,
     WEB_1,
     WEB_2,
@@ -42,8 +41,6 @@ from running import (
 )
 
 THREADS = 2
-# A third app server's address: the next free one after the manifest's.
-THIRD = SPARE
 pytestmark = pytest.mark.slow
 
 
@@ -111,27 +108,6 @@ def test_a_schema_only_one_database_server_names_is_refused_naming_both_files(cl
         "app-slave) builds postgres schemas = 'logs logs buildout.d/sql/logs.sql'", ("postgres-provision.sql",),
         only_names=True)
     assert "the database servers form one Patroni cluster" in output
-
-
-def test_a_third_app_server_is_one_hosts_key_and_its_name_in_the_topology(cluster):
-    root, _ = cluster
-    directory = os.path.join(root, "app-master")
-    build = [os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
-    # Its top-level file, as app-3 would build it here: app-slave's with its own address.
-    with open(os.path.join(directory, "app-3.cfg"), "w") as stream:
-        stream.write("[buildout]\nextends = ../app-slave/cluster.cfg\n\n"
-                     f"[hosts]\napp-3 = {THIRD}\nserver = ${{hosts:app-3}}\n")
-    files = " ".join(f"{name}=../{name}/cluster.cfg" for name in ("web-1", "web-2", "app-master", "app-slave"))
-    try:
-        run([*build, f"hosts:app-3={THIRD}", "topology:app-servers=app-master app-slave app-3",
-             f"topology:server-files={files} app-3=app-3.cfg"], cwd=directory)
-        haproxy = open(os.path.join(directory, "etc", "haproxy.cfg")).read()
-        assert sorted(re.findall(rf"^\s*server app-3-(\d+) {re.escape(THIRD)}:(\d+) ", haproxy, re.M)) == [
-            (str(port), str(port)) for port in (BASE, BASE + 1)]
-        assert f"{THIRD}/32" in open(os.path.join(directory, "etc", "pg_hba.conf")).read()
-    finally:
-        run(build, cwd=directory)
-    assert THIRD not in open(os.path.join(directory, "etc", "haproxy.cfg")).read()
 
 
 # Running

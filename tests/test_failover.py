@@ -14,7 +14,7 @@ import pytest
 
 from conftest import repo_path, run, wait_until
 from surge.buildout import secretsfile
-from surge.cluster import running as cluster
+from surge.cluster import running as cluster_running
 from surge.cluster import topology
 from surge.loadtest.visitors import Visitors
 
@@ -30,7 +30,7 @@ def site(cluster):
     try:
         run([repo_path("bin", "cluster"), "up", "--root", root], timeout=900)
         # Earlier modules may have left the other server the primary: start from app-master.
-        if cluster.primary(root) != "app-master":
+        if cluster_running.primary(root) != "app-master":
             switch_to(root, "app-master")
         yield root
     finally:
@@ -43,12 +43,12 @@ def bin_cluster(root, command, *servers):
 
 def switch_to(root, name):
     """A planned switchover to NAME, run on the primary; returns once NAME is the primary."""
-    run([os.path.join(root, cluster.primary(root), "bin", "database"), "switchover", "--to", name], cwd="/")
-    wait_until(lambda: cluster.primary(root) == name, 60, f"{name} the primary")
+    run([os.path.join(root, cluster_running.primary(root), "bin", "database"), "switchover", "--to", name], cwd="/")
+    wait_until(lambda: cluster_running.primary(root) == name, 60, f"{name} the primary")
 
 
 def member(root, name):
-    return next((m for m in cluster.members(root) if m["name"] == name), {})
+    return next((m for m in cluster_running.members(root) if m["name"] == name), {})
 
 
 def in_sync(root, name):
@@ -75,7 +75,7 @@ def psql(root, server, sql, timeout=30):
 
 
 def test_the_database_has_a_primary_and_a_synchronous_replica(site):
-    assert cluster.primary(site) == "app-master"
+    assert cluster_running.primary(site) == "app-master"
     wait_until(lambda: in_sync(site, "app-slave"), 60, "app-slave in sync")
     status = run([os.path.join(site, "app-master", "bin", "database"), "status"], cwd="/").stdout
     assert "Leader" in status and "Sync Standby" in status
@@ -86,7 +86,7 @@ def test_app_master_killed_under_load(site):
         time.sleep(10)
         cut = time.monotonic()
         bin_cluster(site, "kill", "app-master")
-        wait_until(lambda: cluster.primary(site) == "app-slave", 60, "app-slave promoted")
+        wait_until(lambda: cluster_running.primary(site) == "app-slave", 60, "app-slave promoted")
         wait_until(lambda: visitors.first_success_after("editor", cut), 60, "a save after the cut")
         time.sleep(15)
     resumed = visitors.first_success_after("editor", cut) - cut
@@ -101,7 +101,7 @@ def test_app_master_killed_under_load(site):
 def test_app_master_comes_back_as_a_replica_that_refuses_writes(site):
     bin_cluster(site, "up", "app-master")
     wait_until(lambda: in_sync(site, "app-master"), 120, "app-master a synchronous replica again")
-    assert cluster.primary(site) == "app-slave"
+    assert cluster_running.primary(site) == "app-slave"
     refused = psql(site, "app-master", f"INSERT INTO surge_signups (email, created) VALUES "
                                        f"('{uuid.uuid4().hex}@example.org', now())")
     assert refused.returncode != 0 and "read-only transaction" in refused.stdout, refused.stdout
@@ -119,7 +119,7 @@ def test_a_switchover_under_load_moves_the_primary_back_without_a_failed_request
 
 
 def test_the_replica_killed_under_load_pauses_no_write_for_long(site):
-    ttl = int(cluster.settings(site, "patroni-settings")["ttl"])
+    ttl = int(cluster_running.settings(site, "patroni-settings")["ttl"])
     with Visitors(site) as visitors:
         time.sleep(5)
         cut = time.monotonic()
@@ -135,7 +135,7 @@ def test_the_replica_killed_under_load_pauses_no_write_for_long(site):
 
 
 def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
-    ttl = int(cluster.settings(site, "patroni-settings")["ttl"])
+    ttl = int(cluster_running.settings(site, "patroni-settings")["ttl"])
     primaries, done = [], threading.Event()
 
     def watch():
@@ -148,7 +148,7 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
     with Visitors(site) as visitors:
         time.sleep(5)
         bin_cluster(site, "freeze", "app-master")
-        wait_until(lambda: cluster.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
+        wait_until(lambda: cluster_running.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
         bin_cluster(site, "thaw", "app-master")
         # Straight to the thawed old primary before Patroni has demoted it: never confirmed.
         late_write = psql(site, "app-master", f"INSERT INTO surge_signups (email, created) VALUES ('{email}', now())")
@@ -167,6 +167,6 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
 
 def answers_primary(name):
     try:
-        return cluster.patroni(name, "/primary")[0] == 200
+        return cluster_running.patroni(name, "/primary")[0] == 200
     except OSError:
         return False

@@ -14,6 +14,7 @@ from running import APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WE
 
 # Ports of production's base.cfg, which the overlay keeps.
 POSTGRES, MEMCACHED, RSYSLOG, MUNIN_NODE, VARNISH = 5432, 11211, 5514, 4949, 6081
+PATRONI, ETCD_CLIENT, ETCD_PEER = 8008, 2379, 2380
 OUTSIDER = "127.0.0.5"
 pytestmark = pytest.mark.slow
 
@@ -52,9 +53,11 @@ def reachable(root, server, address, cases):
 def test_app_master_admits_each_service_from_its_sources_only(cluster):
     root, _ = cluster
     allowed = [(HAPROXY, WEB_1), (HAPROXY, WEB_2), (HAPROXY, APP_SLAVE), (BASE, APP_SLAVE), (POSTGRES, APP_SLAVE),
-               (MEMCACHED, APP_SLAVE), (RSYSLOG, WEB_1), (RSYSLOG, APP_SLAVE)]
-    refused = [(HAPROXY, OUTSIDER), (BASE, WEB_1), (POSTGRES, WEB_1), (MEMCACHED, WEB_1), (MEMCACHED, OUTSIDER),
-               (RSYSLOG, OUTSIDER), (MUNIN_NODE, OUTSIDER), (BASE, OUTSIDER)]
+               (MEMCACHED, APP_SLAVE), (RSYSLOG, WEB_1), (RSYSLOG, APP_SLAVE), (PATRONI, APP_SLAVE),
+               (ETCD_CLIENT, APP_SLAVE), (ETCD_PEER, APP_SLAVE), (ETCD_PEER, WEB_1)]
+    refused = [(HAPROXY, OUTSIDER), (BASE, WEB_1), (POSTGRES, WEB_1), (POSTGRES, OUTSIDER), (MEMCACHED, WEB_1),
+               (MEMCACHED, OUTSIDER), (RSYSLOG, OUTSIDER), (MUNIN_NODE, OUTSIDER), (BASE, OUTSIDER), (PATRONI, WEB_1),
+               (PATRONI, OUTSIDER), (ETCD_CLIENT, WEB_2), (ETCD_PEER, WEB_2), (ETCD_PEER, OUTSIDER)]
     found = reachable(root, "app-master", APP_MASTER, allowed + refused)
     assert [case for case in allowed if not found[case]] == []
     assert [case for case in refused if found[case]] == []
@@ -62,8 +65,10 @@ def test_app_master_admits_each_service_from_its_sources_only(cluster):
 
 def test_a_web_server_admits_the_public_everywhere_and_purges_from_app_servers_only(cluster):
     root, _ = cluster
-    allowed = [(HTTPS, OUTSIDER), (HTTP, OUTSIDER), (VARNISH, APP_MASTER), (VARNISH, APP_SLAVE)]
-    refused = [(VARNISH, OUTSIDER), (VARNISH, WEB_2), (MUNIN_NODE, OUTSIDER)]
+    allowed = [(HTTPS, OUTSIDER), (HTTP, OUTSIDER), (VARNISH, APP_MASTER), (VARNISH, APP_SLAVE),
+               (ETCD_PEER, APP_MASTER), (ETCD_CLIENT, APP_SLAVE)]
+    refused = [(VARNISH, OUTSIDER), (VARNISH, WEB_2), (MUNIN_NODE, OUTSIDER), (ETCD_PEER, WEB_2),
+               (ETCD_CLIENT, OUTSIDER)]
     found = reachable(root, "web-1", WEB_1, allowed + refused)
     assert [case for case in allowed if not found[case]] == []
     assert [case for case in refused if found[case]] == []

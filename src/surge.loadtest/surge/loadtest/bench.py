@@ -13,6 +13,9 @@ spike    three spike shapes (bin/loadtest's own, a stampede of uncacheable
          searches, a login storm), each with and without the pools' CPU
          priorities: failures per class, an author probe's latency in the
          spike against the lull, logins, the machine's busy CPU share;
+failover an author's save latency with synchronous replication against
+         without it, and the write pause when the primary's server is
+         killed under load (then it is brought back);
 builds   cold and no-op bin/buildout -N of each top-level file.
 
 When the cluster is not running it builds this checkout into it and starts
@@ -34,10 +37,11 @@ import time
 from surge.buildout.progress import sayer
 from surge.loadtest import bare_nginx, content, cpu, results, samples, settings, wrk
 from surge.loadtest.bench_cluster import Cluster
+from surge.loadtest.bench_failover import FailoverBench
 from surge.loadtest.bench_spike import SpikeBench
 from surge.loadtest.report import figures
 
-BENCHMARKS = ("builds", "web", "members", "spike")
+BENCHMARKS = ("builds", "web", "members", "spike", "failover")
 HERE = os.path.dirname(__file__)
 
 
@@ -93,6 +97,8 @@ class Bench:
 
     def file(self, name):
         return os.path.join(self.directory, name)
+
+    measure = staticmethod(measured)
 
     def in_rounds(self, group, legs):
         """Each leg (name, run, reproduce) once per round, in turn, so that a busy moment of the
@@ -196,6 +202,10 @@ class Bench:
     # spike
     def spike(self):
         self.figures["spike"] = SpikeBench(self).run()
+
+    # failover
+    def failover(self):
+        self.figures["failover"] = FailoverBench(self).run()
 
     # builds
     def builds(self):

@@ -26,6 +26,9 @@ DEVELOPMENT_BUILD = "buildout.cfg (this checkout)"
 SPIKE = "spike"
 STAMPEDE = "stampede"
 LOGIN_STORM = "login storm"
+SYNCHRONOUS = "saves, synchronous replication"
+ASYNCHRONOUS = "saves, asynchronous replication"
+KILLED = "the primary's server killed under load"
 WITH = "with priorities"
 WITHOUT = "without priorities"
 # The author probe's requests (surge.loadtest.probe) in the plots, beside Locust's classes.
@@ -150,8 +153,27 @@ def builds_section(found):
             *table(("top-level file", "cold s", "no-op s", "no-op / empty buildout"), rows), *commands(found)]
 
 
+def failover_section(found):
+    legs = {name: f for name, f in found.items() if name in (SYNCHRONOUS, ASYNCHRONOUS)}
+    rows = [(name, f["saves"], f["failed"], number(f["p50"]), number(f["p95"]), f["cpu"]) for name, f in legs.items()]
+    lines = [".. rubric:: Failover: synchronous replication and the loss of the primary", "",
+             *table(("measurement", "saves", "failed", "p50 ms", "p95 ms", "busiest processes (100% = one core)"),
+                    rows), *rounds(legs)]
+    if SYNCHRONOUS in legs and ASYNCHRONOUS in legs:
+        lines += [f"A save with synchronous replication / without: p50 "
+                  f"**{ratio(legs[SYNCHRONOUS]['p50'], legs[ASYNCHRONOUS]['p50'])}**, p95 "
+                  f"**{ratio(legs[SYNCHRONOUS]['p95'], legs[ASYNCHRONOUS]['p95'])}**.", ""]
+    killed = found.get(KILLED)
+    if killed:
+        failed = ", ".join(f"{kind} {killed[f'{kind} failed']} of {killed[f'{kind} requests']}"
+                           for kind in ("reader", "search", "author", "editor"))
+        lines += [f"{killed['killed']} killed under load: the first confirmed save **{killed['write pause s']:.1f} s** "
+                  f"after the cut; failed requests: {failed}.", ""]
+    return lines + commands({**legs, **({KILLED: killed} if killed else {})})
+
+
 SECTIONS = (("web", web_section), ("members", members_section), ("spike", spike_section),
-            ("builds", builds_section))
+            ("failover", failover_section), ("builds", builds_section))
 
 
 def write(new_figures, directory, seconds):

@@ -22,7 +22,7 @@ member that has data ignores the initial-cluster flags).
 from surge.buildout import roles
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of, split_bind
-from surge.buildout.schema import PROGRAM, Integer, Schema, Setting, Text
+from surge.buildout.schema import PROGRAM, Choice, Integer, Schema, Setting, Text
 
 SETTINGS = Schema("etcd-settings", {
     "binary": Setting(PROGRAM),
@@ -30,6 +30,7 @@ SETTINGS = Schema("etcd-settings", {
     "heartbeat-interval": Setting(Integer(10, 5000, unit="milliseconds")),
     "election-timeout": Setting(Integer(100, 50000, unit="milliseconds")),
     "compaction-hours": Setting(Integer(1, 720, unit="hours")),
+    "initial-cluster-state": Setting(Choice(("new", "existing"))),
 })
 
 
@@ -78,7 +79,7 @@ class Etcd:
             f"--name {me}",
             f"--listen-client-urls {binds['client']} --advertise-client-urls {binds['client']}",
             f"--listen-peer-urls {binds['peer']} --initial-advertise-peer-urls {binds['peer']}",
-            f"--initial-cluster {','.join(members)} --initial-cluster-state new",
+            f"--initial-cluster {','.join(members)} --initial-cluster-state {settings['initial-cluster-state']}",
             f"--initial-cluster-token {settings['cluster-token']}",
             f"--heartbeat-interval {heartbeat} --election-timeout {election}",
             f"--auto-compaction-mode periodic --auto-compaction-retention {settings['compaction-hours']}h",

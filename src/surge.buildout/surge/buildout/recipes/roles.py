@@ -13,6 +13,8 @@ database-primary
     only, joined by ``|``: bin/wait-for waits until one of them does.
 memcached
     Every app server's memcached, HOST:PORT separated by spaces.
+varnish
+    Every web server's Varnish as a URL (Plone's purges), separated by spaces.
 etcd
     Every voter's etcd client endpoint, HOST:PORT separated by commas.
 log-server, munin-server
@@ -31,6 +33,8 @@ class Roles:
         options["database"] = roles.database_conninfo(buildout, options["settings"])
         options["database-primary"] = "|".join(roles.patroni_urls(buildout, "/primary"))
         options["memcached"] = " ".join(roles.endpoints(buildout, "app-servers", "memcached"))
+        options["varnish"] = " ".join(f"http://{endpoint}" for endpoint in
+                                      roles.endpoints(buildout, "web-servers", "varnish"))
         options["etcd"] = ",".join(roles.endpoints(buildout, "voters", "etcd-client"))
         for role in ("log-server", "munin-server"):
             options[role] = roles.host(buildout, roles.single(buildout, role))
