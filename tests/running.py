@@ -30,14 +30,7 @@ SITE_URLS = topology.site_urls()
 VHM = topology.VIRTUAL_HOST_PREFIX
 
 
-def exchange(connection, method, path, headers, body=None):
-    """(status, headers, body) of one request on CONNECTION, which is closed after."""
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
+exchange = cluster_running.exchange
 
 
 def request(host, port, path, method="GET", headers=None, body=None, timeout=60):

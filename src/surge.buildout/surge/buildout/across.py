@@ -115,13 +115,18 @@ def words(value):
     return " ".join(value.split())
 
 
+def each_other(buildout, other, role):
+    """(key, configuration, file name) of every other server of ROLE whose file exists."""
+    for key in others(buildout, role):
+        config, name = other(key)
+        if config is not None:
+            yield key, config, name
+
+
 def same_values(buildout, other, role, keys, why):
     """Each other server of ROLE builds the same value for every (section, key) of KEYS as this build."""
     found = []
-    for key in others(buildout, role):
-        config, name = other(key)
-        if config is None:
-            continue
+    for key, config, name in each_other(buildout, other, role):
         for section, option in keys:
             mine, theirs = words(buildout[section].get(option, "")), words(config[section].get(option, ""))
             if mine != theirs:
@@ -133,10 +138,7 @@ def same_values(buildout, other, role, keys, why):
 def runs_everywhere(buildout, other, role, listen_key, why):
     """Each other server of ROLE binds [listen] LISTEN_KEY on its own address, at this build's [ports] LISTEN_KEY."""
     found = []
-    for key in others(buildout, role):
-        config, name = other(key)
-        if config is None:
-            continue
+    for key, config, name in each_other(buildout, other, role):
         listen = config._raw.get("listen", {})
         if listen_key not in listen:
             found.append(f"{where(buildout, 'topology', role)} names {key}, but {name} runs no {listen_key}: {why}")

@@ -66,8 +66,13 @@ def roles(root):
 
 
 def supervisorctl(directory, *args):
-    result = subprocess.run([os.path.join(directory, "bin", "supervisorctl"), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    """(exit code, output) of the server's supervisorctl; a supervisord that does not answer (a frozen
+    server) is an exit code of 1 after 30 s."""
+    try:
+        result = subprocess.run([os.path.join(directory, "bin", "supervisorctl"), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return 1, "supervisord does not answer"
     return result.returncode, result.stdout
 
 
@@ -104,6 +109,16 @@ def wait_for(condition, what, deadline=DEADLINE):
             pass
         time.sleep(0.5)
     raise ClusterError(f"gave up after {deadline} s waiting for {what}")
+
+
+def exchange(connection, method, path, headers=None, body=None):
+    """(status, headers, body bytes) of one request on CONNECTION, which is closed after."""
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
 
 
 def haproxy_stats(address):

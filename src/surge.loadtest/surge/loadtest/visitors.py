@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 
 from surge.buildout import secretsfile
-from surge.cluster import topology
+from surge.cluster import running, topology
 
 TIMEOUT = 60
 
@@ -51,12 +51,7 @@ class Site:
         """(status, headers, body bytes)."""
         connection = http.client.HTTPSConnection(address, topology.HTTPS_PORT, context=self.context,
                                                  timeout=TIMEOUT)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
+        return running.exchange(connection, method, path, headers, body)
 
     def login(self, address):
         """The __ac cookie of the admin's login through ADDRESS."""
@@ -173,6 +168,11 @@ class Visitors:
         """The longest time between two confirmed requests of KIND after SINCE."""
         ends = sorted(outcome.ended for outcome in self.of(kind) if outcome.ok and outcome.ended >= since)
         return max((later - earlier for earlier, later in zip(ends, ends[1:])), default=0.0)
+
+    def failed_since(self, moment):
+        """'kind +SECONDS status' of every failure, its start counted from MOMENT."""
+        return [f"{outcome.kind} {outcome.started - moment:+.1f} {outcome.status}" for outcome in
+                sorted(self.failures(), key=lambda outcome: outcome.started)]
 
     def summary(self):
         kinds = sorted({outcome.kind for outcome in self.outcomes})
