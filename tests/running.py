@@ -8,11 +8,12 @@ import http.client
 import json
 import os
 import ssl
+import subprocess
 import threading
 import time
 import urllib.parse
 
-from conftest import port_open, supervisorctl, wait_until
+from conftest import port_open, run, supervisorctl, wait_until
 from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
@@ -132,6 +133,22 @@ def app_tier_running(root):
         cluster_running.down(root, names)
         for address, port in ((APP_MASTER, HAPROXY), (APP_MASTER, 5432), (APP_MASTER, BASE), (APP_SLAVE, BASE)):
             wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
+
+
+def sql(root, query, server="app-master"):
+    """Rows of QUERY on the logs database of SERVER's PostgreSQL (primary or replica), as the database's
+    superuser over its socket."""
+    socket_dir = os.path.join(root, server, "var", "run", "postgresql")
+    output = run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t",
+                  "-F", "|", "-h", socket_dir, "-d", "logs", "-c", query], cwd="/").stdout
+    return [line.split("|") for line in output.splitlines() if line]
+
+
+def log(root, server, message, priority="local0.info", tag="surge-test"):
+    """MESSAGE sent by the syslog API to SERVER's own rsyslog socket."""
+    socket_path = os.path.join(root, server, "var", "run", "log.sock")
+    subprocess.run(["logger", "--socket-errors=on", "-u", socket_path, "-p", priority, "-t", tag, message],
+                   check=True)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from conftest import repo_path, run, wait_until
+from running import log, sql
 from surge.buildout import secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
@@ -22,6 +23,8 @@ pytestmark = pytest.mark.slow
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 # The bound the failover page promises for writes to resume after the primary's loss.
 WRITE_PAUSE_BOUND = 30
+# Log lines sent by the other servers while the log server (app-master) is down: {server: line}.
+SENT_WHILE_DOWN = {}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +99,9 @@ def test_app_master_killed_under_load(site):
         time.sleep(10)
         cut = time.monotonic()
         bin_cluster(site, "kill", "app-master")
+        for server in ("web-1", "web-2", "app-slave"):
+            SENT_WHILE_DOWN[server] = f"sent while the log server was down {uuid.uuid4().hex}"
+            log(site, server, SENT_WHILE_DOWN[server])
         wait_until(lambda: cluster_running.primary(site) == "app-slave", 60, "app-slave promoted")
         wait_until(lambda: visitors.first_success_after("editor", cut), 60, "a save after the cut")
         time.sleep(15)
@@ -115,6 +121,18 @@ def test_app_master_comes_back_as_a_replica_that_refuses_writes(site):
     assert cluster_running.primary(site) == "app-slave"
     refused = psql(site, "app-master", f"INSERT INTO {probe_table(site)} VALUES ('{uuid.uuid4().hex}')")
     assert refused.returncode != 0 and "read-only transaction" in refused.stdout, refused.stdout
+
+
+def test_log_lines_sent_while_the_log_server_was_down_arrive_when_it_is_back(site):
+    assert SENT_WHILE_DOWN, "the lines are sent while app-master is killed, by the test before"
+    wanted = {topology.ADDRESS[server]: line for server, line in SENT_WHILE_DOWN.items()}
+    quoted = ", ".join(f"'{line}'" for line in wanted.values())
+
+    def arrived():
+        return {host: message for host, message in sql(site, f"SELECT host, message FROM messages "
+                                                             f"WHERE message IN ({quoted})", server="app-slave")}
+
+    wait_until(lambda: arrived() == wanted, 120, "every line sent while the log server was down")
 
 
 def test_a_switchover_under_load_moves_the_primary_back_without_a_failed_request(site):

@@ -12,14 +12,12 @@ import glob
 import json
 import os
 import stat
-import subprocess
 import uuid
 
 import browser
 import pytest
 
 from conftest import run, supervisorctl, wait_until
-from surge.cluster import running as cluster_running
 from running import (
     ADDRESS,
     APP_MASTER,
@@ -37,9 +35,12 @@ from running import (
     database_down,
     https,
     load,
+    log,
     request,
+    sql,
     web_server_running,
 )
+from surge.cluster import running as cluster_running
 
 SERVERS = ADDRESS
 pytestmark = pytest.mark.slow
@@ -52,22 +53,6 @@ def site(cluster):
     with app_tier_running(root), web_server_running(root, "web-1"), \
             web_server_running(root, "web-2"):
         yield root
-
-
-def sql(root, query):
-    """Rows of QUERY on the logs database, as the database's superuser over its socket."""
-    master = os.path.join(root, "app-master")
-    output = run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t",
-                  "-F", "|", "-h", os.path.join(master, "var", "run", "postgresql"), "-d", "logs", "-c", query],
-                 cwd="/").stdout
-    return [line.split("|") for line in output.splitlines() if line]
-
-
-def log(root, server, message, priority="local0.info", tag="surge-test"):
-    """MESSAGE sent by the syslog API to SERVER's own rsyslog socket."""
-    socket_path = os.path.join(root, server, "var", "run", "log.sock")
-    subprocess.run(["logger", "--socket-errors=on", "-u", socket_path, "-p", priority, "-t", tag, message],
-                   check=True)
 
 
 def arrived(root, condition):

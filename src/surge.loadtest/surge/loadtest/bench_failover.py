@@ -19,10 +19,9 @@ import time
 
 from surge.cluster import running
 from surge.loadtest.report import percentile
+from surge.loadtest.results import ASYNCHRONOUS, KILLED, SYNCHRONOUS
 from surge.loadtest.visitors import Visitors
 
-
-from surge.loadtest.results import ASYNCHRONOUS, KILLED, SYNCHRONOUS
 # An editor saving as fast as the site answers: the latency is what is measured.
 EDIT_EVERY = 0.2
 

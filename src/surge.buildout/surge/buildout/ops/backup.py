@@ -105,8 +105,8 @@ def restore_main(*, bin_dir, user, socket_dir, port, owners, argv=None):
     if not os.path.isfile(args.dump):
         parser.error(f"{args.dump} does not exist")
     psql = as_postgres(user, [f"{bin_dir}/psql", "-X", "-A", "-t", "-F", " ", "-h", socket_dir, "-p", str(port),
-                              "-d", args.database, "-c",
-                              "SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"])
+                              "-d", args.database, "-c", "SELECT pg_is_in_recovery(), "
+                              "(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"])
     found = subprocess.run(psql, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if found.returncode:
         raise SystemExit(f"bin/restore: cannot reach database {args.database}: {found.stdout.strip()}")

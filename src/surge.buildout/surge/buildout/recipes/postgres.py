@@ -31,7 +31,6 @@ import pwd
 import re
 import subprocess
 
-from surge.buildout import build_secrets
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.network import addresses_of, host_networks
 from surge.buildout.ops import provision
