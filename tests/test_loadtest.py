@@ -201,3 +201,18 @@ def test_spike_ratios_pair_runs_by_name_not_by_order():
     assert "stampede: the author's p95 in the spike with the priorities / without: **0.15** (120 ms against 800" in text
     # spike / lull per run: 1.20 with, 8.00 without.
     assert "     - 1.20" in text and "     - 8.00" in text
+
+
+def test_failover_ratios_pair_replication_modes_by_name_not_by_order():
+    from surge.loadtest import results
+
+    # "saves, asynchronous ..." sorts before "saves, synchronous ...": the run's order is lost.
+    saves = {results.SYNCHRONOUS: {"saves": 90, "failed": 0, "p50": 30.0, "p95": 60.0, "cpu": "-", "command": "x"},
+             results.ASYNCHRONOUS: {"saves": 99, "failed": 0, "p50": 20.0, "p95": 40.0, "cpu": "-", "command": "x"}}
+    killed = {"killed": "app-master", "write pause s": 21.3, "command": "y",
+              **{f"{kind} {what}": count for kind in ("reader", "search", "author", "editor")
+                 for what, count in (("failed", 2), ("requests", 50))}}
+    text = "\n".join(results.failover_section({**dict(sorted(saves.items())), results.KILLED: killed}))
+    assert "A save with synchronous replication / without: p50 **1.50**, p95 **1.50**" in text
+    assert "app-master killed under load: the first confirmed save **21.3 s** after the cut" in text
+    assert "editor 2 of 50" in text
