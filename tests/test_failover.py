@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 # The bound the failover page promises for writes to resume after the primary's loss.
 WRITE_PAUSE_BOUND = 30
+# Seconds of load before a server is cut (every kind of visitor at work), and after the site recovered
+# (requests that fail late would show there): the load's phases, not waits for a condition.
+LOAD_BEFORE, LOAD_AFTER = 5, 15
 # Log lines sent by the other servers while the log server (app-master) is down: {server: line}.
 SENT_WHILE_DOWN = {}
 
@@ -96,7 +99,7 @@ def test_the_database_has_a_primary_and_a_synchronous_replica(site):
 
 def test_app_master_killed_under_load(site):
     with Visitors(site) as visitors:
-        time.sleep(10)
+        time.sleep(LOAD_BEFORE)
         cut = time.monotonic()
         bin_cluster(site, "kill", "app-master")
         for server in ("web-1", "web-2", "app-slave"):
@@ -104,7 +107,7 @@ def test_app_master_killed_under_load(site):
             log(site, server, SENT_WHILE_DOWN[server])
         wait_until(lambda: cluster_running.primary(site) == "app-slave", 60, "app-slave promoted")
         wait_until(lambda: visitors.first_success_after("editor", cut), 60, "a save after the cut")
-        time.sleep(15)
+        time.sleep(LOAD_AFTER)
     resumed = visitors.first_success_after("editor", cut) - cut
     print(f"failover: writes resumed {resumed:.1f} s after the cut; {visitors.summary()}")
     print("failures (s after the cut):", ", ".join(visitors.failed_since(cut)))
@@ -137,10 +140,10 @@ def test_log_lines_sent_while_the_log_server_was_down_arrive_when_it_is_back(sit
 
 def test_a_switchover_under_load_moves_the_primary_back_without_a_failed_request(site):
     with Visitors(site) as visitors:
-        time.sleep(5)
+        time.sleep(LOAD_BEFORE)
         switch_to(site, "app-master")
         wait_until(lambda: in_sync(site, "app-slave"), 120, "app-slave in sync")
-        time.sleep(5)
+        time.sleep(LOAD_AFTER)
     print(f"switchover: {visitors.summary()}")
     assert not visitors.failures(), visitors.failures()[:5]
     every_save_is_there(site, visitors)
@@ -149,10 +152,11 @@ def test_a_switchover_under_load_moves_the_primary_back_without_a_failed_request
 def test_the_replica_killed_under_load_pauses_no_write_for_long(site):
     ttl = int(cluster_running.settings(site, "patroni-settings")["ttl"])
     with Visitors(site) as visitors:
-        time.sleep(5)
+        time.sleep(LOAD_BEFORE)
         cut = time.monotonic()
         bin_cluster(site, "kill", "app-slave")
-        time.sleep(20)
+        wait_until(lambda: member(site, "app-slave") == {}, 60, "app-slave gone from the members")
+        time.sleep(LOAD_AFTER)
     gap = visitors.longest_gap("editor", cut - visitors.edit_every)
     print(f"replica lost: longest time between saves {gap:.1f} s; {visitors.summary()}")
     assert gap < ttl, f"writes paused {gap:.1f} s, longer than Patroni's ttl ({ttl} s)"
@@ -174,14 +178,14 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
     watcher.start()
     note, table = uuid.uuid4().hex, probe_table(site)
     with Visitors(site) as visitors:
-        time.sleep(5)
+        time.sleep(LOAD_BEFORE)
         bin_cluster(site, "freeze", "app-master")
         wait_until(lambda: cluster_running.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
         bin_cluster(site, "thaw", "app-master")
         # Straight to the thawed old primary before Patroni has demoted it: never confirmed.
         late_write = psql(site, "app-master", f"INSERT INTO {table} VALUES ('{note}')")
         wait_until(lambda: in_sync(site, "app-master"), 180, "app-master rejoined as a replica")
-        time.sleep(5)
+        time.sleep(LOAD_AFTER)
     done.set()
     watcher.join()
     print(f"freeze: {visitors.summary()}; primaries seen at once: {max(primaries)}")
