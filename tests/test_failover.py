@@ -160,7 +160,8 @@ def test_the_replica_killed_under_load_pauses_no_write_for_long(site):
     gap = visitors.longest_gap("editor", cut - visitors.edit_every)
     print(f"replica lost: longest time between saves {gap:.1f} s; {visitors.summary()}")
     assert gap < ttl, f"writes paused {gap:.1f} s, longer than Patroni's ttl ({ttl} s)"
-    assert not visitors.failures("reader") and not visitors.failures("editor")
+    # Only what app-slave's instances had in hand when it died may fail.
+    assert all(outcome.started <= cut for outcome in visitors.failures()), visitors.failed_since(cut)
     every_save_is_there(site, visitors)
     bin_cluster(site, "up", "app-slave")
     wait_until(lambda: in_sync(site, "app-slave"), 120, "app-slave in sync again")
