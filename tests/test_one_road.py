@@ -16,7 +16,7 @@ TEMPLATES = sorted(glob.glob(repo_path("buildout.d", "templates", "*.j2")))
 # The shared sections a banner's Reads: line accounts for.
 SHARED = ("hosts", "ports", "users", "settings", "topology", "listen", "secrets")
 REFERENCE = re.compile(r"\$\{(%s):([\w.-]+)\}" % "|".join(SHARED))
-SECRET_OPTION = re.compile(r"^secrets\s*=\s*(.+)$", re.M)
+SECRET_OPTION = re.compile(r"^secrets\s*=(.*(?:\n[ \t]+\S.*)*)", re.M)
 SECRET_PLACEHOLDER = re.compile(r"\{secret:([\w-]+)\}")
 RELAY = re.compile(r"^\s*([a-z0-9-]+)\s*=\s*\$\{[a-z0-9.-]+-settings:\1\}\s*$", re.M)
 

@@ -1,7 +1,7 @@
 """``.. port-map::``: what every server listens on, read from the configuration.
 
 Each top-level file is loaded by zc.buildout itself (extends, ``+=``,
-substitutions), offline and without extensions, and its ``[listen]`` section
+substitutions), without extensions, and its ``[listen]`` section
 becomes rows of one table: server file, service, address, ports and the
 fragment that adds the entry. Nothing is typed by hand, so the table cannot
 drift from what the build checks for collisions.
@@ -11,7 +11,6 @@ import contextlib
 import glob
 import logging
 import os
-import tempfile
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
@@ -34,15 +33,26 @@ def logging_left_alone():
             logger.propagate = propagate
 
 
-def listen_entries(root, filename):
-    """[(service, host, ports, origin)] of the top-level file's [listen]."""
+def load(root, filename, overrides=()):
+    """The top-level file as zc.buildout reads it, without extensions."""
     from zc.buildout.buildout import Buildout
 
-    with tempfile.TemporaryDirectory() as eggs, logging_left_alone():
-        overrides = [("buildout", "eggs-directory", eggs), ("buildout", "offline", "true"),
-                     ("buildout", "extensions", ""), ("buildout", "directory", root),
-                     ("buildout", "log-level", "WARNING")]
-        buildout = Buildout(os.path.join(root, filename), overrides, use_user_defaults=False)
+    # Not offline: zc.buildout 5 offline finds no egg of its own eggs directory
+    # (they hold dist-info, which its path scan skips); with every egg already
+    # there, nothing is fetched.
+    overrides = [("buildout", "newest", "false"), ("buildout", "extensions", ""),
+                 ("buildout", "directory", root), ("buildout", "log-level", "WARNING"), *overrides]
+    return Buildout(os.path.join(root, filename), overrides)
+
+
+def listen_entries(root, filename):
+    """[(service, host, ports, origin)] of the top-level file's [listen]."""
+    with logging_left_alone():
+        # Computed sections ([roles]) load their recipe from the eggs the
+        # development build installed (a production file names eggs of its own).
+        # zc.buildout 5 appends "v5" to the directory it is given.
+        eggs = os.path.dirname(load(root, "buildout.cfg")["buildout"]["eggs-directory"])
+        buildout = load(root, filename, [("buildout", "eggs-directory", eggs)])
         listen = buildout["listen"]
         rows = []
         for key in listen:
