@@ -129,7 +129,11 @@ def cluster():
         built = run([repo_path("bin", "cluster"), "build", "--root", root], timeout=1800).stdout
         yield root, built
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        # SURGE_KEEP_CLUSTER=1 keeps the servers' logs for a failure to be read (docs/testing.rst).
+        if os.environ.get("SURGE_KEEP_CLUSTER"):
+            print(f"the cluster is kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def built_files(directory):

@@ -1,6 +1,6 @@
 """Restarting a Zope instance without failing a request, on any app server.
 
-The drain file DRAIN-DIRECTORY/PORT makes the instance's health view answer
+The drain file DRAIN-DIRECTORY/PORT makes the instance's health check answer
 503, so HAProxy (on app-master) stops sending it requests after two failed
 checks; no runtime API is needed, which app-slave could not reach anyway
 (HAProxy's socket is local to app-master). Then:
@@ -9,7 +9,7 @@ checks; no runtime API is needed, which app-slave could not reach anyway
    /proc/net/tcp: local and exact) and at least the checks' time has passed;
 2. stop and start it through supervisord;
 3. warm it with a few requests straight to it, until it answers;
-4. remove the drain file and wait until its health view answers 200, which
+4. remove the drain file and wait until its health check answers 200, which
    is what HAProxy's checks ask, then give HAProxy's next check the time to
    put it back into its pool.
 
@@ -71,7 +71,7 @@ def answers(address, port, path):
 
 
 def wait_healthy(address, port, health_path, seconds):
-    """The health view's last status: 200 unless it did not come within SECONDS."""
+    """The health check's last status: 200 unless it did not come within SECONDS."""
     deadline = time.monotonic() + seconds
     while (status := status_of(address, port, health_path)) != 200 and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -6,15 +6,18 @@ plone.recipe.zope2instance's ``wsgi-ini-template``. In production,
 their [listen] entry: Zope's WSGI server gets the request threads and the
 spare ones (HAProxy counts the request threads, its maxconn; the spare ones
 answer its health checks, which maxconn does not count) and listens on that
-entry's host, each process on the port supervisord gives it. Without them,
-plone.recipe.zope2instance's own ``threads`` and ``http-address`` stay
-(development).
+entry's host, each process on the port supervisord gives it; HAProxy's
+health check (surge.policy.health) answers the section's ``health-path`` in
+front of Zope, failing while the port's file is in its ``drain-directory``.
+Without them, plone.recipe.zope2instance's own ``threads`` and
+``http-address`` stay, and there is no health check (development).
 
 ``session-url`` lists the memcached servers (HOST:PORT separated by white
 space); Beaker takes them separated by ``;`` and spreads the sessions over
 them by key.
 
-Derived for the template: ``threads``, ``listen``, ``session_url``.
+Derived for the template: ``threads``, ``listen``, ``session_url``,
+``health_path`` and ``drain_directory`` (empty in development).
 """
 
 from surge.buildout.network import split_bind
@@ -35,10 +38,12 @@ class Wsgi(Template):
         session_url = ";".join(self.options.get("session-url", "").split())
         section = self.options.get("threads-from", "").strip()
         if not section:
-            return {"threads": "%(threads)s", "listen": "%(http_address)s", "session_url": session_url}
+            return {"threads": "%(threads)s", "listen": "%(http_address)s", "session_url": session_url,
+                    "health_path": "", "drain_directory": ""}
         instances = self.buildout[section]
         host, _ = split_bind(self.options["instances"].partition("+")[0])
         return {"threads": str(int(instances["threads"]) + int(instances["spare-threads"])),
                 # "%%": plone.recipe.zope2instance fills the template with "%"; runwsgi's
                 # http_port=N fills what is left.
-                "listen": f"{host}:%%(http_port)s", "session_url": session_url}
+                "listen": f"{host}:%%(http_port)s", "session_url": session_url,
+                "health_path": instances["health-path"], "drain_directory": instances["drain-directory"]}

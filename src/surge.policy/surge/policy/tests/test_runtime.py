@@ -1,4 +1,4 @@
-"""The runtime pieces: health check, Beaker session access, the SQL table."""
+"""The runtime pieces: Beaker session access, the SQL table."""
 
 import json
 import os
@@ -13,57 +13,6 @@ from zope.component import getMultiAdapter
 from surge.policy import data
 from surge.policy.session import ISession, NoSession
 from surge.policy.testing import SURGE_POLICY_INTEGRATION_TESTING
-
-
-class TestHealth(unittest.TestCase):
-    layer = SURGE_POLICY_INTEGRATION_TESTING
-
-    def test_health_answers_ok_and_is_never_cached(self):
-        portal, request = self.layer["portal"], self.layer["request"]
-        view = getMultiAdapter((portal, request), name="surge-health")
-        self.assertEqual(view(), "ok\n")
-        self.assertEqual(request.response.getHeader("Cache-Control"), "no-store")
-
-    def test_health_fails_while_the_instance_is_drained(self):
-        from App.config import getConfiguration
-
-        portal, request = self.layer["portal"], self.layer["request"]
-        view = getMultiAdapter((portal, request), name="surge-health")
-        configuration = getConfiguration()
-        saved = getattr(configuration, "product_config", None)
-        with tempfile.TemporaryDirectory() as directory:
-            configuration.product_config = dict(saved or {}, **{"surge.health": {"drain-directory": directory}})
-            request.environ["SERVER_PORT"] = "8103"
-            try:
-                self.assertEqual(view(), "ok\n")
-                open(os.path.join(directory, "8103"), "w").close()
-                self.assertEqual(view(), "draining\n")
-                self.assertEqual(request.response.getStatus(), 503)
-            finally:
-                configuration.product_config = saved
-
-    def test_health_opens_no_database_connection_of_its_own(self):
-        portal, request = self.layer["portal"], self.layer["request"]
-        view = getMultiAdapter((portal, request), name="surge-health")
-        database = portal._p_jar.db()
-        original, opened = database.open, []
-        database.open = lambda *args, **kwargs: opened.append(1) or original(*args, **kwargs)
-        try:
-            self.assertEqual(view(), "ok\n")
-        finally:
-            database.open = original
-        self.assertEqual(opened, [])
-
-    def test_health_fails_when_the_database_cannot_be_read(self):
-        portal, request = self.layer["portal"], self.layer["request"]
-        view = getMultiAdapter((portal, request), name="surge-health")
-        connection = portal._p_jar
-        connection.get = lambda oid: (_ for _ in ()).throw(OSError("connection refused"))
-        try:
-            self.assertIn("database unavailable", view())
-            self.assertEqual(request.response.getStatus(), 503)
-        finally:
-            del connection.get
 
 
 class FakeBeakerSession(dict):
