@@ -92,6 +92,9 @@ def test_the_machines_own_ruleset_is_untouched(cluster):
      "the command line: [firewall] allow: haproxy admits 'nowhere', which is no [topology] key"),
     ("firewall:allow=no-such-service any", "no-such-service is no [listen] key of this server"),
     ("firewall-settings:ssh-from=everyone", "[firewall-settings] ssh-from = 'everyone'"),
+    # sshd on a port a service of the server binds.
+    ("firewall-settings:ssh-port=${ports:haproxy}", "is also the port of"),
+    ("firewall-settings:ssh-port=${ports:postgres}", "is also the port of"),
 ])
 def test_a_bad_firewall_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster

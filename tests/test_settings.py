@@ -117,9 +117,11 @@ def test_a_good_value_of_a_fragment_not_built_is_accepted(case):
     assert 'GREETING = "typed"' in case.snapshot()[0]
 
 
-def test_a_private_service_on_every_interface_is_refused(built):
-    fails_and_keeps_live_file(built, {"listen": {"demo": "0.0.0.0:${ports:demo}"}},
-                              "buildout.cfg: [listen] demo = '0.0.0.0:", "binds every interface",
+# Every interface however it is written: the daemons parse the address, so the check does too.
+@pytest.mark.parametrize("host", ["0.0.0.0", "0.0", "0", "*", "[::]", "[::0]", "[0:0:0::0]"])
+def test_a_private_service_on_every_interface_is_refused(built, host):
+    fails_and_keeps_live_file(built, {"listen": {"demo": f"{host}:${{ports:demo}}"}},
+                              f"buildout.cfg: [listen] demo = '{host}:", "binds every interface",
                               "[settings] wildcard-binds")
 
 

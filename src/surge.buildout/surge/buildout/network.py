@@ -6,12 +6,17 @@ import socket
 
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
-WILDCARDS = {"*", "0.0.0.0", "::", "[::]"}
+
+
+def is_wildcard(host):
+    """Every interface, however it is written: '*', 0.0.0.0, '0.0' or '0' (the C library reads them as
+    0.0.0.0, and so do the daemons), '::', '[::0]', '0:0:0::0'."""
+    return address_of(host) == "*"
 
 
 def valid_host(value):
     """A host name, an IP address or a wildcard."""
-    if value in WILDCARDS:
+    if value == "*":
         return True
     try:
         ipaddress.ip_address(value.strip("[]"))
@@ -22,7 +27,7 @@ def valid_host(value):
 
 def addresses_of(host):
     """Every address HOST resolves to here (an empty set when it does not)."""
-    if not valid_host(host) or host in WILDCARDS:
+    if not valid_host(host) or is_wildcard(host):
         return set()
     try:
         return {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
@@ -31,13 +36,15 @@ def addresses_of(host):
 
 
 def address_of(host):
-    """One address to compare hosts by, so that localhost and 127.0.0.1 collide; '*' for a wildcard."""
-    if host in WILDCARDS:
+    """One address to compare hosts by, so that localhost and 127.0.0.1 collide; '*' for a wildcard
+    (compared parsed, not as written)."""
+    if host.strip() == "*":
         return "*"
     try:
-        return socket.getaddrinfo(host, None)[0][4][0]
-    except OSError:
+        address = socket.getaddrinfo(host.strip().strip("[]"), None)[0][4][0]
+    except (OSError, UnicodeError):
         return host
+    return "*" if ipaddress.ip_address(address.partition("%")[0]).is_unspecified else address
 
 
 def host_networks(addresses):

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-from surge.buildout.network import WILDCARDS, valid_host
+from surge.buildout.network import is_wildcard, valid_host
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -136,7 +136,7 @@ class Hosts(Type):
 
     def problem(self, value, buildout):
         for word in value.split():
-            if not valid_host(word) or word in WILDCARDS:
+            if not valid_host(word) or is_wildcard(word):
                 return f"has {word!r}, which is not a host name or IP address"
         return None
 

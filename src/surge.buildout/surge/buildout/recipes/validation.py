@@ -16,7 +16,8 @@ What it checks, reporting every problem at once with file, section and key:
   [NAME-settings]) is known to the section's schema (surge.buildout.schemas)
   and its value has the key's type; an unknown key is refused with the
   nearest known one;
-- no two [listen] entries use the same port on the same host. An entry is
+- no two [listen] entries use the same port on the same host, and none the
+  port the firewall keeps open for sshd. An entry is
   ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports. A
   wildcard host (every interface) is refused but for the entries that
   [settings] wildcard-binds names on purpose;
@@ -31,7 +32,7 @@ import re
 
 from surge.buildout import across
 from surge.buildout.errors import fail, raw, where
-from surge.buildout.network import WILDCARDS, address_of, valid_host
+from surge.buildout.network import address_of, is_wildcard, valid_host
 from surge.buildout.schemas import SCHEMAS, is_settings_section
 
 VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|topology|settings|[\w.-]+-settings)$")
@@ -46,7 +47,7 @@ class Checks:
         fail(missing_references(buildout))
         problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
         fail(problems)
-        fail(collisions(buildout) + wildcard_binds(buildout))
+        fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout))
         fail(across.problems(buildout))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout))
 
@@ -181,6 +182,20 @@ def collisions(buildout):
     return problems
 
 
+def ssh_collisions(buildout):
+    """[listen] entries on the port the firewall keeps open for sshd (which listens on every address)."""
+    ssh_port = raw(buildout).get("firewall-settings", {}).get("ssh-port")
+    if ssh_port is None or not buildout["firewall-settings"]["ssh-port"].isdigit():
+        return []
+    port = int(buildout["firewall-settings"]["ssh-port"])
+    entries, _ = listen_entries(buildout)
+    return [
+        f"{where(buildout, 'firewall-settings', 'ssh-port')} = '{port}' is also the port of "
+        f"{where(buildout, 'listen', key)} ({buildout['listen'][key]}): sshd and that service cannot share it"
+        for key, _, first, last in entries if first <= port <= last
+    ]
+
+
 def wildcard_binds(buildout):
     """[listen] entries on every interface that [settings] wildcard-binds does not name."""
     entries, _ = listen_entries(buildout)
@@ -188,7 +203,7 @@ def wildcard_binds(buildout):
     return [
         f"{where(buildout, 'listen', key)} = {buildout['listen'][key]!r} binds every interface; a private "
         f"service listens on its server's address only (name it in [settings] wildcard-binds to mean it)"
-        for key, host, _, _ in entries if host in WILDCARDS or f"[{host}]" in WILDCARDS
+        for key, host, _, _ in entries if is_wildcard(host)
         if key not in allowed
     ]
 
