@@ -125,6 +125,13 @@ def test_a_private_service_on_every_interface_is_refused(built, host):
                               "[settings] wildcard-binds")
 
 
+def test_in_production_an_address_this_machine_does_not_have_is_refused(built):
+    built.secrets(zope_admin_password=STRONG)
+    # 192.0.2.1 is TEST-NET-1: no machine has it.
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "listen": {"demo": "192.0.2.1:${ports:demo}"}},
+                              "buildout.cfg: [listen] demo = '192.0.2.1:", "is no address of this machine")
+
+
 def test_a_wildcard_named_on_purpose_is_accepted(case):
     port = free_port()
     case.build({"ports": {"demo": str(port)}, "listen": {"demo": "0.0.0.0:${ports:demo}"},

@@ -19,8 +19,9 @@ What it checks, reporting every problem at once with file, section and key:
 - no two [listen] entries use the same port on the same host, and none the
   port the firewall keeps open for sshd. An entry is
   ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports. A
-  wildcard host (every interface) is refused but for the entries that
-  [settings] wildcard-binds names on purpose;
+  wildcard host (every interface, however written) is refused but for the
+  entries that [settings] wildcard-binds names on purpose; in production,
+  every other entry's address is one of this machine's;
 - in production, what this build says about the other servers matches
   their own top-level files (surge.buildout.across);
 - in production, no develop egg and no mr.developer: our packages, the
@@ -29,6 +30,7 @@ What it checks, reporting every problem at once with file, section and key:
 
 import pwd
 import re
+import socket
 
 from surge.buildout import across
 from surge.buildout.errors import fail, raw, where
@@ -47,7 +49,7 @@ class Checks:
         fail(missing_references(buildout))
         problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
         fail(problems)
-        fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout))
+        fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
         fail(across.problems(buildout))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout))
 
@@ -194,6 +196,28 @@ def ssh_collisions(buildout):
         f"{where(buildout, 'listen', key)} ({buildout['listen'][key]}): sshd and that service cannot share it"
         for key, _, first, last in entries if first <= port <= last
     ]
+
+
+def foreign_binds(buildout):
+    """In production, [listen] entries on an address this machine does not have: a production build runs
+    on the server it builds, and a daemon cannot bind another's address (it fails at start, not here)."""
+    if buildout["settings"].get("mode") != "production":
+        return []
+    entries, _ = listen_entries(buildout)
+    problems = []
+    for key, host, _, _ in entries:
+        address = address_of(host)
+        if address == "*":
+            continue
+        try:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((address, 0))
+        except (OSError, UnicodeError) as error:
+            problems.append(f"{where(buildout, 'listen', key)} = {buildout['listen'][key]!r}: {host} "
+                            f"({address}) is no address of this machine ({error.strerror or error}); a production "
+                            f"build runs on the server it builds{referenced_values(buildout, 'listen', key)}")
+    return problems
 
 
 def wildcard_binds(buildout):
