@@ -116,8 +116,8 @@ def all_instances_up():
 
 
 def app_tier(root):
-    """The servers the app tier needs: the app servers and etcd's voters (a new etcd cluster settles
-    the version Patroni reads only once every voter has answered)."""
+    """The servers the app tier needs: the app servers and etcd's voters (the database's elections need a
+    majority of them; all are started, so a new etcd cluster forms with every member)."""
     roles = cluster_running.roles(root)
     return tuple(name for name in SERVER_NAMES if name in roles["app-servers"] + roles["voters"])
 

@@ -47,7 +47,26 @@ BAD_VALUES = [
     ("backup-settings", "owners", "surge:surge", "which is not DATABASE=ROLE"),
     ("loadtest-settings", "member-think", "3..10", "is not MIN-MAX seconds"),
     ("nginx-settings", "worker-processes", "many", "is not auto or a number of processes"),
+    # A zero that a daemon reads as "no limit", "forever" or "never", and values too small to mean anything.
+    ("varnish-settings", "memory", "0M", "is less than 16M: the cache would hold next to nothing"),
+    ("varnish-settings", "memory", "2k", "is less than 16M"),
+    ("nginx-settings", "client-max-body-size", "0", "is less than 1m: less refuses an ordinary upload, and 0"),
+    ("nginx-settings", "keepalive-timeout", "0s", "is less than 1s"),
+    ("nginx-settings", "upstream-read-timeout", "500ms", "is less than 1s"),
+    ("haproxy-settings", "queue-timeout", "0s", "is less than 100ms"),
+    ("haproxy-settings", "server-timeout", "0ms", "0 means waiting forever"),
+    ("haproxy-settings", "check-interval", "50us", "is less than 100ms"),
+    ("varnish-settings", "first-byte-timeout", "0s", "is less than 100ms"),
+    ("postgres-settings", "work-mem", "16kB", "is less than 64kB: PostgreSQL's minimum"),
+    ("patroni-settings", "maximum-lag-on-failover", "0MB", "is less than 1MB"),
+    ("rsyslog-settings", "queue-disk-space", "0m", "0 means no limit on the disk"),
+    ("supervisor-settings", "logfile-maxbytes", "0MB", "0 never rotates the log"),
+    ("relstorage-settings", "blob-cache-size", "0mb", "is less than 1mb"),
 ]
+
+# Zeros that are a choice: no grace, no slow start.
+GOOD_ZEROS = [("varnish-settings", "grace-healthy", "0s"), ("haproxy-settings", "slowstart", "0s"),
+              ("nginx-settings", "client-max-body-size", "1m"), ("varnish-settings", "memory", "1G")]
 
 
 
@@ -90,6 +109,14 @@ def test_bad_value_is_refused_by_its_schema(section, key, value, says):
     assert says in (SCHEMAS[section].keys[key].type.problem(value, buildout) or "")
 
 
+@pytest.mark.parametrize("section, key, value", GOOD_ZEROS, ids=[f"{s}-{k}-{v}" for s, k, v in GOOD_ZEROS])
+def test_a_value_at_or_above_its_floor_is_accepted_by_its_schema(section, key, value):
+    from surge.buildout.schemas import SCHEMAS
+
+    buildout = zc.buildout.buildout.Buildout(repo_path("buildout.cfg"), [])
+    assert SCHEMAS[section].keys[key].type.problem(value, buildout) is None
+
+
 def test_empty_value_of_a_key_that_needs_one_is_refused(built):
     fails_and_keeps_live_file(built, {"haproxy-settings": {"maxconn": ""}},
                               "buildout.cfg: [haproxy-settings] maxconn is empty; it must be")
@@ -128,7 +155,8 @@ def test_a_private_service_on_every_interface_is_refused(built, host):
 def test_in_production_an_address_this_machine_does_not_have_is_refused(built):
     built.secrets(zope_admin_password=STRONG)
     # 192.0.2.1 is TEST-NET-1: no machine has it.
-    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "listen": {"demo": "192.0.2.1:${ports:demo}"}},
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"},
+                                      "listen": {"demo": "192.0.2.1:${ports:demo}"}},
                               "buildout.cfg: [listen] demo = '192.0.2.1:", "is no address of this machine")
 
 

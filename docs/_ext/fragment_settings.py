@@ -2,8 +2,9 @@
 
 Each setting of a fragment's settings section carries the reason for its
 default in the comment above it (the fragments' style); this directive puts key,
-default and reason into the docs straight from the fragment, so the two never
-disagree.
+default and reason into the docs straight from the fragment, and what the key
+accepts (its type, range and floor) straight from the schema the build checks
+it with, so neither can disagree.
 """
 
 import os
@@ -42,6 +43,11 @@ def read_settings(path, section):
     return [(key, "\n".join(values), reason) for key, values, reason in rows]
 
 
+def escape(text):
+    """Plain text in reStructuredText: its markup characters taken literally."""
+    return "".join(f"\\{char}" if char in "*`|_\\[]<>:" else char for char in text)
+
+
 def cell(text):
     return f"``{text}``" if text else "(empty)"
 
@@ -56,13 +62,19 @@ class FragmentSettings(Directive):
         rows = read_settings(path, self.arguments[1])
         if not rows:
             raise self.error(f"{self.arguments[0]} has no settings in [{self.arguments[1]}]")
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 30 45", "",
-                 "   * - Setting", "     - Default", "     - Why"]
+        # What each key accepts comes from the schema the build checks with.
+        from surge.buildout.schemas import SCHEMAS
+
+        schema = SCHEMAS.get(self.arguments[1])
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 22 33 25", "",
+                 "   * - Setting", "     - Default", "     - Why", "     - Accepts"]
         for key, default, reason in rows:
             lines += [f"   * - ``{key}``"]
             default_lines = [cell(part) for part in default.splitlines()] or [cell("")]
             lines += ["     - | " + default_lines[0]] + [f"       | {part}" for part in default_lines[1:]]
             lines += [f"     - {reason or 'no reason given'}"]
+            setting = schema.keys.get(key) if schema else None
+            lines += [f"     - {escape(setting.accepts()) if setting else 'no type: the build refuses it'}"]
         container = StringList(lines, source=path)
         node = nodes.container()
         self.state.nested_parse(container, self.content_offset, node)

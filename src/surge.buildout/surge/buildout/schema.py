@@ -7,10 +7,12 @@ an unknown key is refused with the nearest known one, a value of the wrong
 type with its file, section, key and value.
 
 A type is an object with ``problem(value, buildout)``: None when the value is
-good, else the end of a sentence that starts with ``FILE: [SECTION] KEY = VALUE``.
+good, else the end of a sentence that starts with ``FILE: [SECTION] KEY = VALUE``;
+and ``accepts()``: what it takes, for the settings tables of the docs.
 Types of lists check each word (or line) and name the bad one.
 """
 
+import dataclasses
 import difflib
 import ipaddress
 import os
@@ -28,6 +30,9 @@ class Type:
 
     def problem(self, value, buildout):
         raise NotImplementedError
+
+    def accepts(self):
+        return self.description
 
 
 @dataclass
@@ -59,28 +64,58 @@ class Integer(Type):
             return f"is out of range: a whole number{unit} from {self.minimum}{top}"
         return None
 
+    def accepts(self):
+        top = f" to {self.maximum}" if self.maximum is not None else " or more"
+        return f"a whole number{f' ({self.unit})' if self.unit else ''} from {self.minimum}{top}"
+
+
+# What one of each unit is worth: bytes for sizes (no unit: bytes), seconds for durations.
+SIZE_UNITS = {"": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3,
+              "t": 1024 ** 4, "tb": 1024 ** 4}
+DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
 
 @dataclass
 class Quantity(Type):
-    """A number with a unit from UNITS (durations, sizes); the unit may be optional."""
+    """A number with a unit from UNITS (durations, sizes); the unit may be optional. ``at_least`` gives a
+    setting its floor (in the same units) and why: a zero that a daemon reads as "no limit" or "never"."""
 
     kind: str
     units: tuple
     unit_required: bool = True
     case_sensitive: bool = True
-    minimum: float = 0
     examples: str = ""
+    floor: str = ""
+    why: str = ""
 
-    def problem(self, value, buildout):
+    def at_least(self, floor, why):
+        return dataclasses.replace(self, floor=floor, why=why)
+
+    def amount(self, value):
+        """The value in bytes or seconds, or None when it is not a quantity of this type."""
         flags = 0 if self.case_sensitive else re.I
         alternatives = "|".join(re.escape(unit) for unit in sorted(self.units, key=len, reverse=True))
         match = re.fullmatch(rf"(\d+(?:\.\d+)?)({alternatives}){'' if self.unit_required else '?'}", value,
                              flags)
-        if not match or float(match.group(1)) < self.minimum:
+        if not match:
+            return None
+        unit = match.group(2) or ""
+        unit = unit if self.kind == "duration" else unit.lower()
+        return float(match.group(1)) * (DURATION_UNITS if self.kind == "duration" else SIZE_UNITS)[unit]
+
+    def problem(self, value, buildout):
+        amount = self.amount(value)
+        if amount is None:
             needs = "with" if self.unit_required else "with or without"
             return (f"is not a {self.kind} {needs} a unit such as {self.examples} "
                     f"(units: {', '.join(self.units)})")
+        if self.floor and amount < self.amount(self.floor):
+            return f"is less than {self.floor}: {self.why}"
         return None
+
+    def accepts(self):
+        floor = f", at least {self.floor} ({self.why})" if self.floor else ""
+        return f"a {self.kind} in {', '.join(self.units)}{'' if self.unit_required else ' or none'}{floor}"
 
 
 @dataclass
@@ -91,6 +126,9 @@ class Choice(Type):
         if value not in self.choices:
             return f"is not one of {', '.join(self.choices)}"
         return None
+
+    def accepts(self):
+        return f"one of {', '.join(self.choices)}"
 
 
 @dataclass
@@ -116,6 +154,11 @@ class Path(Type):
                 return f"has {path!r}, which {problem}" if self.many else problem
         return None
 
+    def accepts(self):
+        what = ("a directory" if self.directory else "a program" if self.executable else "a file") if self.exists \
+            else "a path"
+        return f"absolute paths of {what}s" if self.many else f"the absolute path of {what}"
+
     def path_problem(self, path):
         if not os.path.isabs(path) or "\n" in path:
             return "is not an absolute path"
@@ -134,6 +177,8 @@ class Path(Type):
 class Hosts(Type):
     """Host names or addresses separated by white space."""
 
+    description = "host names or IP addresses, no wildcard"
+
     def problem(self, value, buildout):
         for word in value.split():
             if not valid_host(word) or is_wildcard(word):
@@ -145,6 +190,8 @@ class Hosts(Type):
 class Regex(Type):
     """One regular expression per line, as the daemon reads it (PCRE, checked with Python's compatible
     subset: a pattern Python refuses is refused)."""
+
+    description = "regular expressions, one per line"
 
     def problem(self, value, buildout):
         for line in filter(None, (line.strip() for line in value.splitlines())):
@@ -159,6 +206,8 @@ class Regex(Type):
 class Networks(Type):
     """Addresses and networks in CIDR form, separated by white space."""
 
+    description = "addresses or networks (CIDR)"
+
     def problem(self, value, buildout):
         for word in value.split():
             try:
@@ -171,6 +220,9 @@ class Networks(Type):
 @dataclass
 class Urls(Type):
     schemes: tuple = ("http", "https")
+
+    def accepts(self):
+        return f"{' or '.join(self.schemes)} URLs with a host"
 
     def problem(self, value, buildout):
         for word in value.split():
@@ -201,12 +253,18 @@ class Names(Type):
                 return f"has {word!r}, which is no key of [{self.section}]"
         return None
 
+    def accepts(self):
+        return f"words, each {self.description}"
+
 
 @dataclass
 class Setting:
     type: Type
     #: Whether the empty value is allowed (a feature turned off, a list of nothing).
     empty: bool = False
+
+    def accepts(self):
+        return self.type.accepts() + ("; or empty" if self.empty else "")
 
 
 @dataclass

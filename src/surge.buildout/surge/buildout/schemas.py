@@ -87,7 +87,8 @@ DEV_INSTANCE = Schema("dev-instance-settings", {
 
 RELSTORAGE = Schema("relstorage-settings", {
     "keep-history": Setting(Boolean()),
-    "blob-cache-size": Setting(ZCONFIG_SIZE),
+    "blob-cache-size": Setting(ZCONFIG_SIZE.at_least("1mb", "the instances would fetch every file from the "
+                                                           "database again")),
     "cache-local-mb": Setting(Integer(0, 100000, unit="MB")),
     "cache-prefix": Setting(Text(r"[A-Za-z0-9_.-]{1,64}", "a word of letters, digits, _ . -")),
 })

@@ -83,6 +83,8 @@ class Etcd:
             f"--initial-cluster-token {settings['cluster-token']}",
             f"--heartbeat-interval {heartbeat} --election-timeout {election}",
             f"--auto-compaction-mode periodic --auto-compaction-retention {settings['compaction-hours']}h",
+            # Patroni 3.0 speaks etcd's v2 API here (buildout.d/templates/patroni.yml.j2 says why).
+            "--enable-v2=true",
         ])
 
     def install(self):

@@ -48,9 +48,14 @@ SETTINGS = Schema("haproxy-settings", {
     "binary": Setting(PROGRAM),
     "maxconn": Setting(Integer(1, 1000000)),
     "shared-queue-per-thread": Setting(Integer(1, 100000)),
-    **{key: Setting(HAPROXY_TIME) for key in (
-        "queue-timeout", "connect-timeout", "server-timeout", "client-timeout",
-        "check-interval", "slowstart")},
+    # HAProxy reads a timeout of 0 as none: a request would wait forever.
+    **{key: Setting(HAPROXY_TIME.at_least("100ms", "a shorter wait fails instances that are only busy, and 0 "
+                                                   "means waiting forever"))
+       for key in ("queue-timeout", "connect-timeout", "server-timeout", "client-timeout")},
+    "check-interval": Setting(HAPROXY_TIME.at_least("100ms", "checks this often are all an instance would "
+                                                              "answer")),
+    # 0 is a choice: a recovered instance gets its full share at once.
+    "slowstart": Setting(HAPROXY_TIME),
     "group": Setting(Text(r"[a-z_][a-z0-9_-]{0,31}", "a group name")),
 })
 

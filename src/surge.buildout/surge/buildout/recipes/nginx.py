@@ -75,11 +75,12 @@ SETTINGS = Schema("nginx-settings", {
     "worker-processes": Setting(Text(r"auto|[1-9][0-9]{0,3}", "auto or a number of processes")),
     "worker-connections": Setting(Integer(64, 1000000)),
     "worker-rlimit-nofile": Setting(Integer(1024, 1048576)),
-    "client-max-body-size": Setting(NGINX_SIZE),
-    "client-timeout": Setting(NGINX_TIME),
-    "keepalive-timeout": Setting(NGINX_TIME),
-    "upstream-connect-timeout": Setting(NGINX_TIME),
-    "upstream-read-timeout": Setting(NGINX_TIME),
+    # nginx reads 0 as no limit at all.
+    "client-max-body-size": Setting(NGINX_SIZE.at_least("1m", "less refuses an ordinary upload, and 0 means "
+                                                              "no limit at all")),
+    **{key: Setting(NGINX_TIME.at_least("1s", "a shorter wait fails clients and backends that are only busy, "
+                                              "and 0 closes every kept-alive connection at once"))
+       for key in ("client-timeout", "keepalive-timeout", "upstream-connect-timeout", "upstream-read-timeout")},
     "upstream-keepalive": Setting(Integer(1, 100000)),
     "hsts-max-age": Setting(Integer(0, unit="seconds")),
     "retry-after": Setting(Integer(1, 86400, unit="seconds")),

@@ -42,7 +42,8 @@ SETTINGS = Schema("patroni-settings", {
     "ttl": Setting(Integer(5, 3600, unit="seconds")),
     "loop-wait": Setting(Integer(1, 600, unit="seconds")),
     "retry-timeout": Setting(Integer(1, 600, unit="seconds")),
-    "maximum-lag-on-failover": Setting(POSTGRES_SIZE),
+    "maximum-lag-on-failover": Setting(POSTGRES_SIZE.at_least("1MB", "a replica a few bytes behind a busy "
+                                                                       "primary would never be promoted")),
     "synchronous": Setting(Boolean()),
     # Patroni's own minimum.
     "max-connections": Setting(Integer(25, 10000)),

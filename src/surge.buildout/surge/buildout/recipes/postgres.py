@@ -41,10 +41,11 @@ NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 SETTINGS = Schema("postgres-settings", {
     "bin": Setting(EXISTING_DIRECTORY),
-    "shared-buffers": Setting(POSTGRES_SIZE),
-    "effective-cache-size": Setting(POSTGRES_SIZE),
-    "work-mem": Setting(POSTGRES_SIZE),
-    "maintenance-work-mem": Setting(POSTGRES_SIZE),
+    # PostgreSQL's own minimums, named here instead of by a server that does not start.
+    "shared-buffers": Setting(POSTGRES_SIZE.at_least("128kB", "PostgreSQL's minimum")),
+    "effective-cache-size": Setting(POSTGRES_SIZE.at_least("8kB", "PostgreSQL's minimum")),
+    "work-mem": Setting(POSTGRES_SIZE.at_least("64kB", "PostgreSQL's minimum")),
+    "maintenance-work-mem": Setting(POSTGRES_SIZE.at_least("1MB", "PostgreSQL's minimum")),
     "wal-sender-timeout": Setting(Integer(1, 3600, unit="seconds")),
 })
 

@@ -33,7 +33,9 @@ from surge.buildout.schema import PROGRAM, RSYSLOG_SIZE, Schema, Setting
 
 SETTINGS = Schema("rsyslog-settings", {
     "binary": Setting(PROGRAM),
-    "queue-disk-space": Setting(RSYSLOG_SIZE),
+    # rsyslog reads 0 as no limit on the disk.
+    "queue-disk-space": Setting(RSYSLOG_SIZE.at_least("1m", "the queue would keep next to nothing, and 0 means "
+                                                            "no limit on the disk")),
 })
 
 

@@ -28,7 +28,8 @@ from surge.buildout.rendering import Template
 from surge.buildout.schema import SUPERVISOR_SIZE, Integer, Schema, Setting
 
 SETTINGS = Schema("supervisor-settings", {
-    "logfile-maxbytes": Setting(SUPERVISOR_SIZE),
+    # supervisord reads 0 as never rotate.
+    "logfile-maxbytes": Setting(SUPERVISOR_SIZE.at_least("1KB", "0 never rotates the log")),
     "logfile-backups": Setting(Integer(0, 1000)),
     # supervisord refuses fewer than its own minimum of open files.
     "minfds": Setting(Integer(1024, 1048576)),

@@ -41,10 +41,12 @@ SETTINGS = Schema("varnish-settings", {
     "binary": Setting(PROGRAM),
     "ncsa-binary": Setting(PROGRAM),
     "stat-binary": Setting(PROGRAM),
-    "memory": Setting(VARNISH_SIZE),
-    **{key: Setting(VARNISH_TIME) for key in (
-        "grace-healthy", "grace-sick", "uncacheable-ttl", "connect-timeout", "first-byte-timeout",
-        "between-bytes-timeout", "probe-interval", "probe-timeout")},
+    "memory": Setting(VARNISH_SIZE.at_least("16M", "the cache would hold next to nothing")),
+    # 0 is a choice here: no grace, no hit-for-miss.
+    **{key: Setting(VARNISH_TIME) for key in ("grace-healthy", "grace-sick", "uncacheable-ttl")},
+    **{key: Setting(VARNISH_TIME.at_least("100ms", "a shorter wait fails a backend that is only busy"))
+       for key in ("connect-timeout", "first-byte-timeout", "between-bytes-timeout", "probe-timeout")},
+    "probe-interval": Setting(VARNISH_TIME.at_least("100ms", "probes this often are all HAProxy would answer")),
     "keep-cookies": Setting(Names(r"[A-Za-z0-9_.-]+", "a cookie name")),
     "gzip-types": Setting(Regex()),
     # Varnish refuses a thread_pool_max below thread_pool_min (100).
