@@ -83,6 +83,7 @@ def wait_in_sync(root, name, seconds, what):
 def probe_table(root):
     """A table of our own on the primary for writes sent straight to PostgreSQL."""
     created = psql(root, cluster_running.primary(root), "CREATE TABLE IF NOT EXISTS failover_probe (note text)")
+    assert created is not None, "the primary did not confirm a write within 30 s"
     assert created.returncode == 0, created.stdout
     return "failover_probe"
 
