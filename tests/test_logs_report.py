@@ -24,18 +24,18 @@ class Rows:
     def rows(self, query):
         if self.fail:
             raise LogDatabaseError("psql exited 2: could not connect to server")
-        if "slowest_urls_1h" in query:
+        if "FROM slowest_urls " in query:
             return [{"url": "/VirtualHostBase/https/www.example.org:443/Plone/VirtualHostRoot" + ATTACK,
                      "requests": "3", "max_ms": "900", "p95_ms": "700", "avg_queue_ms": "10"}]
-        if "errors_24h" in query:
-            return [{"received": HOUR, "host": "10.0.0.1", "program": "nginx", "severity": "3",
+        if "FROM errors " in query:
+            return [{"received": HOUR, "host": "web-1", "program": "nginx", "severity": "3",
                      "message": f"ERROR {ATTACK}"}]
         if "messages_per_server_hour" in query:
-            return [{"hour": HOUR, "host": "10.0.0.1", "messages": "10", "errors": "1"}]
+            return [{"hour": HOUR, "host": "web-1", "messages": "10", "errors": "1"}]
         if "haproxy_requests_per_class_hour" in query:
             return [{"hour": HOUR, "class": "anonymous", "responses_5xx": "0", "requests": "50"}]
         if "varnish_hit_ratio_hour" in query:
-            return [{"hour": HOUR, "host": "10.0.0.1", "hits": "9", "misses": "1", "passes": "0",
+            return [{"hour": HOUR, "host": "web-1", "hits": "9", "misses": "1", "passes": "0",
                      "hit_ratio": "0.900"}]
         return []
 
@@ -47,7 +47,7 @@ def make(database, output):
 def test_every_view_has_its_page_and_what_clients_sent_is_text(tmp_path):
     make(Rows(), tmp_path)
     assert sorted(os.listdir(tmp_path)) == sorted([f"{view}.html" for view in views_in(SCHEMA)] + ["index.html"])
-    errors = (tmp_path / "errors_24h.html").read_text()
+    errors = (tmp_path / "errors.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in errors and "<script" not in errors
     index = (tmp_path / "index.html").read_text()
     assert index.count("<svg") == 5 and "<script" not in index

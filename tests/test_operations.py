@@ -8,7 +8,10 @@ admin addresses. Backups: a dump restored into a fresh cluster holds what it
 held.
 """
 
+import csv
+import datetime
 import glob
+import io
 import json
 import os
 import stat
@@ -42,7 +45,7 @@ from running import (
 )
 from surge.cluster import running as cluster_running
 
-SERVERS = ADDRESS
+SERVERS = sorted(ADDRESS)
 pytestmark = pytest.mark.slow
 
 
@@ -66,8 +69,9 @@ def test_a_line_from_every_server_arrives_with_its_host_and_program(site):
     wait_until(lambda: len(sql(site, f"SELECT host FROM messages WHERE message LIKE '%{marker}%'")) == 4,
                60, "a line from each server in the log database")
     rows = sql(site, f"SELECT host, program, message FROM messages WHERE message LIKE '%{marker}%'")
+    # Each server is named as [topology] servers names it, not by its address.
     assert sorted((host, program, message) for host, program, message in rows) == sorted(
-        (address, "surge-test", f"{marker} from {server}") for server, address in SERVERS.items())
+        (server, "surge-test", f"{marker} from {server}") for server in SERVERS)
 
 
 @pytest.mark.parametrize("program, server", [
@@ -80,7 +84,7 @@ def test_every_service_logs_into_the_database(site, program, server):
     for address in (WEB_1, WEB_2):
         for path in ("/", "/news", f"/news?{uuid.uuid4().hex}"):
             assert https(site, address, path)[0] == 200
-    wait_until(lambda: arrived(site, f"program = '{program}' AND host = '{SERVERS[server]}'"), 60,
+    wait_until(lambda: arrived(site, f"program = '{program}' AND host = '{server}'"), 60,
                f"{program} of {server} in the log database")
 
 
@@ -98,7 +102,7 @@ def test_views_answer_from_real_requests(site):
     wait_until(lambda: arrived(site, "severity <= 3 AND program = 'surge-test'"), 60, "the error")
     parsed = sql(site, f"SELECT pool, class, method, status FROM haproxy_requests WHERE url LIKE '%{path}'")
     assert parsed and all(row == ["shared", "anonymous", "GET", "200"] for row in parsed), parsed
-    slowest = [int(max_ms) for _, _, max_ms, _, _ in sql(site, "SELECT * FROM slowest_urls_1h")]
+    slowest = [int(max_ms) for _, _, max_ms, _, _ in sql(site, "SELECT * FROM slowest_urls")]
     assert slowest == sorted(slowest, reverse=True) and len(slowest) <= 20
     [[longest]] = sql(site, "SELECT max(total_ms) FROM haproxy_requests WHERE received > now() - interval '1 hour'")
     assert slowest[0] == int(longest)
@@ -110,20 +114,97 @@ def test_views_answer_from_real_requests(site):
     for _, host, hits, misses, _, _ in sql(site, "SELECT * FROM varnish_hit_ratio_hour"):
         before = ratios.get(host, (0, 0))
         ratios[host] = (before[0] + int(hits), before[1] + int(misses))
-    assert all(ratios[address][0] >= 1 and ratios[address][1] >= 1 for address in (WEB_1, WEB_2)), ratios
-    errors = sql(site, "SELECT host, program FROM errors_24h")
-    assert [WEB_2, "surge-test"] in errors
+    assert all(ratios[name][0] >= 1 and ratios[name][1] >= 1 for name in ("web-1", "web-2")), ratios
+    errors = sql(site, "SELECT host, program FROM errors")
+    assert ["web-2", "surge-test"] in errors
     hosts = {host for _, host, _, _ in sql(site, "SELECT * FROM messages_per_server_hour")}
-    assert hosts == set(SERVERS.values())
+    assert hosts == set(SERVERS)
+    served = {(host, cls) for _, host, cls, *_ in sql(site, "SELECT * FROM responses_per_minute")}
+    assert {("web-1", "anonymous"), ("web-2", "anonymous")} <= served, served
 
 
 def test_bin_logs_prints_a_view_read_only(site):
     master = os.path.join(site, "app-master")
     output = run([os.path.join(master, "bin", "logs"), "messages_per_server_hour"], cwd=master).stdout
-    assert "hour" in output and APP_SLAVE in output
-    assert "errors_24h" in run([os.path.join(master, "bin", "logs"), "--help"], cwd=master).stdout
+    assert "hour" in output and "app-slave" in output
+    assert "what_broke" in run([os.path.join(master, "bin", "logs"), "--help"], cwd=master).stdout
     refused = run([os.path.join(master, "bin", "logs"), "messages; DELETE FROM messages"], cwd=master, check=False)
     assert refused.returncode == 2 and "invalid choice" in refused.stdout
+
+
+def nginx_line(at, request, status, klass, panic="-"):
+    return (f'203.0.113.7 - - [{at:%d/%b/%Y:%H:%M:%S} +0000] "{request} HTTP/2.0" {status} 512 "-" '
+            f'"Mozilla/5.0 (\\x22quoted\\x22)" class={klass} rt=0.050 urt=0.050 panic={panic}')
+
+
+def haproxy_line(at, pool, total_ms, status, klass, request):
+    return (f"127.0.1.11:40000 [{at:%d/%b/%Y:%H:%M:%S}.000] public {pool}/app-master-8101 0/0/0/{total_ms}/"
+            f'{total_ms} {status} 1234 - - ---- 1/1/0/0/0 0/0 {{{klass}}} "{request} HTTP/1.1"')
+
+
+def bin_logs(site, *arguments):
+    """Rows of bin/logs VIEW --csv ... on the log server, as dicts."""
+    master = os.path.join(site, "app-master")
+    output = run([os.path.join(master, "bin", "logs"), "--csv", *arguments], cwd=master).stdout
+    return list(csv.DictReader(io.StringIO(output)))
+
+
+def test_bin_logs_answers_for_a_window_what_visitors_got_and_what_broke(site):
+    """Lines of a past incident, inserted with their times: only those inside --since/--until count."""
+    start = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30)).replace(second=0,
+                                                                                                 microsecond=0)
+    at = [start + datetime.timedelta(seconds=seconds) for seconds in range(0, 600, 5)]
+    lines = [
+        ("web-1", "nginx", 6, nginx_line(at[1], "GET /news", 200, "anonymous")),
+        ("web-1", "nginx", 6, nginx_line(at[2], "GET /news?a=1", 200, "anonymous")),
+        ("web-1", "nginx", 6, nginx_line(at[3], "GET /search?SearchableText=x", 302, "anonymous", "shed")),
+        ("web-1", "nginx", 6, nginx_line(at[4], "GET /_surge/busy", 503, "anonymous", "page")),
+        ("web-1", "nginx", 6, nginx_line(at[5], "POST /login", 429, "anonymous")),
+        ("web-2", "nginx", 6, nginx_line(at[6], "GET /folder_contents", 503, "author")),
+        ("web-2", "varnish-hits", 6, "handling=hit status=200 count=7 url=/news"),
+        ("app-master", "haproxy", 6, haproxy_line(at[7], "author", 7200, 503, "author", "GET /folder_contents")),
+        ("app-slave", "zope-event", 3, f"ERROR incident at {at[8]:%H:%M:%S}"),
+        # Outside the window: before and after.
+        ("web-1", "nginx", 6, nginx_line(start - datetime.timedelta(minutes=5), "GET /before", 502, "anonymous")),
+        ("web-1", "nginx", 6, nginx_line(start + datetime.timedelta(minutes=15), "GET /after", 502, "anonymous")),
+    ]
+    times = [at[1], at[2], at[3], at[4], at[5], at[6], at[6], at[7], at[8],
+             start - datetime.timedelta(minutes=5), start + datetime.timedelta(minutes=15)]
+    values = ", ".join(
+        f"('{moment.isoformat()}', '{moment.isoformat()}', '{host}', '{program}', 16, {severity}, "
+        f"'{message.replace(chr(39), chr(39) * 2)}')"
+        for moment, (host, program, severity, message) in zip(times, lines))
+    sql(site, "INSERT INTO messages (received, reported, host, program, facility, severity, message) "
+              f"VALUES {values}", server=cluster_running.primary(site))
+    # A replica may answer bin/logs: wait until it has the rows.
+    wait_until(lambda: len(bin_logs(site, "errors", "--since", start.isoformat(), "--until",
+                                    (start + datetime.timedelta(minutes=10)).isoformat())) == 1,
+               30, "the inserted lines on the server bin/logs reads")
+    window = ["--since", start.isoformat(), "--until", (start + datetime.timedelta(minutes=10)).isoformat()]
+
+    answered = {(row["host"], row["class"]): row for row in bin_logs(site, "responses_per_minute", *window)}
+    assert set(answered) == {("web-1", "anonymous"), ("web-2", "author"), ("web-2", "cache hit")}, answered
+    web_1 = answered[("web-1", "anonymous")]
+    # The panic page itself is the shed visitor's second request, not another page view.
+    assert {key: int(web_1[key]) for key in ("requests", "served", "shed", "limited", "errors_5xx")} == {
+        "requests": 4, "served": 2, "shed": 1, "limited": 1, "errors_5xx": 0}
+    assert int(answered[("web-2", "author")]["errors_5xx"]) == 1
+    assert int(answered[("web-2", "cache hit")]["served"]) == 7
+
+    broke = {(row["host"], row["what"]): int(row["times"]) for row in bin_logs(site, "what_broke", *window)}
+    assert broke == {
+        ("web-1", "shed to the panic page (anonymous)"): 1,
+        ("web-1", "limited (429) (anonymous)"): 1,
+        ("web-2", "nginx 503 (author)"): 1,
+        ("app-master", "haproxy 503 (pool author)"): 1,
+        ("app-master", "slow, over 5 s (pool author)"): 1,
+        ("app-slave", "error: zope-event"): 1,
+    }, broke
+    # Without a window, the views cover their default span up to now: the incident is not in it.
+    assert not [row for row in bin_logs(site, "what_broke") if "/folder_contents" in row["latest"]
+                and row["host"] == "web-2"]
+    # A span ago reaches it.
+    assert any("incident at" in row["message"] for row in bin_logs(site, "errors", "--since", "31d"))
 
 
 def test_nothing_is_lost_while_the_log_database_is_down(site):
@@ -186,17 +267,17 @@ def test_the_logs_report_shows_plots_and_a_log_line_escaped_to_admin_addresses_o
     log(site, "web-2", attack, priority="local0.err")
     wait_until(lambda: arrived(site, f"message LIKE '%{marker}%'"), 60, "the error line in the database")
     supervisorctl(master, "restart", "logs-report", check=True)  # bin/every runs the report at once
-    wait_until(lambda: marker.encode() in https(site, WEB_2, "/_surge/logs/errors_24h.html")[2], 120,
+    wait_until(lambda: marker.encode() in https(site, WEB_2, "/_surge/logs/errors.html")[2], 120,
                "a report with the error line, through web-2")
 
-    page = browser.dom(f"https://{WEB_1}:{HTTPS}/_surge/logs/errors_24h.html")
+    page = browser.dom(f"https://{WEB_1}:{HTTPS}/_surge/logs/errors.html")
     assert marker in page and "&lt;img src=x" in page and "&lt;script&gt;" in page
     assert "<img" not in page and "<script" not in page
     index = browser.dom(f"https://{WEB_1}:{HTTPS}/_surge/logs/")
     titles = ("Errors per hour and server", "Requests per hour and class", "5xx responses per hour and class",
               "Varnish hit ratio per hour and web server", "Slowest URLs of the last hour")
     assert index.count("<svg") == len(titles) and all(title in index for title in titles), index[:2000]
-    assert 'href="errors_24h.html"' in index and 'href="haproxy_requests_per_class_hour.html"' in index
+    assert 'href="errors.html"' in index and 'href="haproxy_requests_per_class_hour.html"' in index
     browser.screenshot(f"https://{WEB_1}:{HTTPS}/_surge/logs/", str(tmp_path / "logs-report.png"))
     with open(tmp_path / "logs-report.png", "rb") as stream:
         assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -204,7 +285,7 @@ def test_the_logs_report_shows_plots_and_a_log_line_escaped_to_admin_addresses_o
     status, headers, _ = https(site, WEB_1, "/_surge/logs/")
     assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
     assert https(site, WEB_1, "/_surge/logs/", source="127.0.0.5")[0] == 403
-    assert https(site, WEB_2, "/_surge/logs/errors_24h.html", source="127.0.0.5")[0] == 403
+    assert https(site, WEB_2, "/_surge/logs/errors.html", source="127.0.0.5")[0] == 403
 
 
 def test_the_logs_report_keeps_the_last_pages_when_the_database_is_down(site):

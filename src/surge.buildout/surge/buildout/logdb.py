@@ -36,22 +36,25 @@ class LogDatabase:
     the primary it asks for); with none, the primary serves.
     """
 
-    def __init__(self, *, psql, connection, database, user, secrets_file, secret):
+    def __init__(self, *, psql, connection, database, user, secrets_file, secret, window=None):
         self.command = [psql, "-X", "-v", "ON_ERROR_STOP=1", "-d",
                         f"{connection} target_session_attrs=prefer-standby dbname={database} user={user}"]
         self.secrets_file, self.secret = secrets_file, secret
+        # The views' window (since, until: ISO times without spaces), as the session's surge.* settings.
+        self.options = ["-c default_transaction_read_only=on",
+                        *(f"-c surge.{key}={value}" for key, value in sorted((window or {}).items()))]
 
     def environment(self):
         try:
             password = secretsfile.value(self.secrets_file, self.secret)
         except secretsfile.SecretsFileError as error:
             raise LogDatabaseError(f"{error} (run me as the user who builds)") from None
-        return dict(os.environ, PGPASSWORD=password, PGOPTIONS="-c default_transaction_read_only=on",
-                    PGCONNECT_TIMEOUT="10")
+        return dict(os.environ, PGPASSWORD=password, PGOPTIONS=" ".join(self.options), PGCONNECT_TIMEOUT="10")
 
-    def print_query(self, query):
-        """Print QUERY's rows as psql's table; psql's exit code."""
-        return subprocess.run([*self.command, "-c", query], env=self.environment()).returncode
+    def print_query(self, query, as_csv=False):
+        """Print QUERY's rows as psql's table (or CSV); psql's exit code."""
+        return subprocess.run([*self.command, *(["--csv"] if as_csv else []), "-c", query],
+                              env=self.environment()).returncode
 
     def rows(self, query):
         """QUERY's rows as dicts of strings (column: value)."""

@@ -25,7 +25,7 @@ import markupsafe
 
 from surge.buildout.logdb import LogDatabase, LogDatabaseError, views_in
 
-SLOWEST_VIEW = "slowest_urls_1h"
+SLOWEST_VIEW = "slowest_urls"
 # Characters of a URL shown on the slowest URLs plot (the table has them whole).
 URL_LABEL = 70
 # The virtual host part nginx puts before every path Zope sees: the plot shows the site's path.

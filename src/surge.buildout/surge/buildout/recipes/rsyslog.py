@@ -18,7 +18,9 @@ database, database-name, database-user
     database), the logs database and its role (the password is the secret
     postgres-logs-password).
 
-Derived for the template: ``files``, a list of {"tag", "path", "multiline"},
+Derived for the template: ``host_name``, this server's name in [topology]
+servers (web-1), which the log database's host column shows;
+``files``, a list of {"tag", "path", "multiline"},
 ``drops``, a list of {"tag", "text"}, ``receive_host``, ``receive_port``
 and ``database_uri`` (ompgsql takes a connection without spaces: libpq's
 URI form). A line of another shape fails the
@@ -66,8 +68,8 @@ class Rsyslog(Template):
         if self.options.get("database"):
             database_uri = roles.conninfo_uri(self.options["database"], self.options["database-name"],
                                               self.options["database-user"], self.secrets["postgres-logs-password"])
-        return {"files": files, "drops": drops, "receive_host": receive_host, "receive_port": receive_port,
-                "database_uri": database_uri}
+        return {"host_name": roles.this_server(self.buildout), "files": files, "drops": drops,
+                "receive_host": receive_host, "receive_port": receive_port, "database_uri": database_uri}
 
     def lines(self, key):
         return [line.strip() for line in self.options.get(key, "").splitlines() if line.strip()]
