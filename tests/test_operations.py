@@ -164,11 +164,13 @@ def test_bin_logs_answers_for_a_window_what_visitors_got_and_what_broke(site):
         ("web-2", "varnish-hits", 6, "handling=hit status=200 count=7 url=/news"),
         ("app-master", "haproxy", 6, haproxy_line(at[7], "author", 7200, 503, "author", "GET /folder_contents")),
         ("app-slave", "zope-event", 3, f"ERROR incident at {at[8]:%H:%M:%S}"),
+        ("app-slave", "patroni", 6, "INFO: promoted self to leader by acquiring session lock"),
+        ("app-slave", "patroni", 6, "INFO: no action. I am (app-slave), the leader with the lock"),
         # Outside the window: before and after.
         ("web-1", "nginx", 6, nginx_line(start - datetime.timedelta(minutes=5), "GET /before", 502, "anonymous")),
         ("web-1", "nginx", 6, nginx_line(start + datetime.timedelta(minutes=15), "GET /after", 502, "anonymous")),
     ]
-    times = [at[1], at[2], at[3], at[4], at[5], at[6], at[6], at[7], at[8],
+    times = [at[1], at[2], at[3], at[4], at[5], at[6], at[6], at[7], at[8], at[9], at[10],
              start - datetime.timedelta(minutes=5), start + datetime.timedelta(minutes=15)]
     values = ", ".join(
         f"('{moment.isoformat()}', '{moment.isoformat()}', '{host}', '{program}', 16, {severity}, "
@@ -200,6 +202,8 @@ def test_bin_logs_answers_for_a_window_what_visitors_got_and_what_broke(site):
         ("app-master", "slow, over 5 s (pool author)"): 1,
         ("app-slave", "error: zope-event"): 1,
     }, broke
+    events = [row["message"] for row in bin_logs(site, "database_events", *window)]
+    assert events == ["INFO: promoted self to leader by acquiring session lock"], events
     # Without a window, the views cover their default span up to now: the incident is not in it.
     assert not [row for row in bin_logs(site, "what_broke") if "/folder_contents" in row["latest"]
                 and row["host"] == "web-2"]

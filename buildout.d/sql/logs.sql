@@ -128,6 +128,15 @@ GROUP BY host, what
 ORDER BY times DESC, host, what;
 COMMENT ON VIEW what_broke IS 'what went wrong in the window (default: the last hour), per server: errors, 5xx, shed and limited requests, requests over 5 s; the latest example of each';
 
+CREATE OR REPLACE VIEW database_events AS
+SELECT received, host, left(message, 300) AS message
+FROM messages
+WHERE program = 'patroni' AND received >= window_start('24 hours') AND received < window_end()
+  AND message !~ 'no action\. I am'
+  AND message ~ '(promoted|demot|Lock owner: None|switchover|failover|rewind|bootstrap|[Ss]ynchronous standby|not healthy|not reachable|starting as a secondary|shut ?down)'
+ORDER BY received DESC;
+COMMENT ON VIEW database_events IS 'Patroni''s changes in the window (default: the last 24 hours), newest first: promotions, demotions, a lost leader, switchovers, rewinds, synchronous standbys';
+
 CREATE OR REPLACE VIEW haproxy_5xx_per_pool_hour AS
 SELECT date_trunc('hour', received) AS hour, pool,
        count(*) FILTER (WHERE status >= 500) AS responses_5xx, count(*) AS requests

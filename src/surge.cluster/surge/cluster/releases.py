@@ -37,9 +37,12 @@ def content_version(repository, package):
     return f"{base}.dev{int(digest.hexdigest()[:10], 16)}+{LOCAL_LABEL}"
 
 
-def release(repository, package, folder):
-    """Build src/PACKAGE as a wheel into FOLDER unless that version is there; return the version."""
-    version = content_version(repository, package)
+def release(repository, package, folder, version=None):
+    """Build src/PACKAGE as a wheel into FOLDER unless that version is there; return the version.
+
+    VERSION defaults to the content version; the host provisioning test asks for the version
+    versions.cfg pins, so that the production files build unchanged."""
+    version = version or content_version(repository, package)
     wheel_prefix = f"{package.replace('.', '_')}-{version}-"
     if any(name.startswith(wheel_prefix) for name in os.listdir(folder)):
         return version

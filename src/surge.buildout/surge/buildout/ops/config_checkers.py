@@ -3,12 +3,14 @@
 The build runs them as ``{python} -m surge.buildout.ops.config_checkers
 NAME ARGS...`` with its own Python, so a check never waits for a script the
 same build makes: ``supervisor FILE``, ``pg-hba POSTGRES-BIN USER FILE``,
-``postgres-conf POSTGRES-BIN USER FILE``, ``postgres-sql POSTGRES-BIN USER FILE``.
+``postgres-conf POSTGRES-BIN USER FILE``, ``postgres-sql POSTGRES-BIN USER FILE``,
+``systemd-unit NAME FILE BUILD-BIN``.
 """
 
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -161,7 +163,39 @@ def postgres_sql(argv=None):
     return 0
 
 
-CHECKERS = {"supervisor": supervisor, "pg-hba": pg_hba, "postgres-conf": postgres_conf, "postgres-sql": postgres_sql}
+# systemd-analyze's complaint about an ExecStart= program that is not there.
+MISSING_COMMAND = re.compile(r"^\S+: Command (\S+) is not executable: No such file or directory$")
+
+
+def systemd_unit(argv=None):
+    """systemd-unit NAME FILE BUILD-BIN: systemd-analyze verify FILE as the unit NAME.
+
+    A command in BUILD-BIN that does not exist yet passes (this build makes
+    it, after the checks); any other complaint fails.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3:
+        print("usage: systemd-unit NAME FILE BUILD-BIN", file=sys.stderr)
+        return 2
+    name, path, build_bin = argv
+    with tempfile.TemporaryDirectory() as directory:
+        # systemd takes the unit's name and type from the file's name.
+        unit = os.path.join(directory, name)
+        shutil.copy(path, unit)
+        result = subprocess.run(["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True)
+    complaints = [line for line in (result.stdout + result.stderr).replace(unit, path).splitlines() if line.strip()]
+    later = [line for line in complaints if (match := MISSING_COMMAND.match(line))
+             and match[1].startswith(build_bin.rstrip(os.sep) + os.sep)]
+    others = [line for line in complaints if line not in later]
+    if others or (result.returncode and not later):
+        print("\n".join(others) or f"systemd-analyze verify exited {result.returncode}", file=sys.stderr)
+        return 1
+    print(f"{path}: a valid {name}" + (f" (made later by this build: {', '.join(later)})" if later else ""))
+    return 0
+
+
+CHECKERS = {"supervisor": supervisor, "pg-hba": pg_hba, "postgres-conf": postgres_conf, "postgres-sql": postgres_sql,
+            "systemd-unit": systemd_unit}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in CHECKERS:
