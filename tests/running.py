@@ -41,18 +41,27 @@ def request(host, port, path, method="GET", headers=None, body=None, timeout=60)
 
 def load(host, port, path, headers, clients, seconds, stop=None):
     """CLIENTS threads requesting PATH for SECONDS, or until the event STOP is set: (answers, failures)."""
+    return load_with(lambda: request(host, port, path, headers=headers)[0], clients, seconds, stop)
+
+
+def load_with(ask, clients, seconds, stop=None, pause=0):
+    """CLIENTS threads calling ASK (a request: its status) for SECONDS, or until the event STOP is set,
+    each PAUSE seconds between requests: (answers, failures); a status other than 200 or an error is a
+    failure, kept with its time."""
     deadline = time.monotonic() + seconds
     answers, failures, lock = [], [], threading.Lock()
 
     def client():
         while time.monotonic() < deadline and not (stop and stop.is_set()):
             try:
-                status, _, _ = request(host, port, path, headers=headers)
+                status = ask()
                 outcome = answers if status == 200 else failures
             except OSError as error:
                 status, outcome = repr(error), failures
             with lock:
-                outcome.append(status)
+                outcome.append(status if outcome is answers else f"{status} at {time.strftime('%H:%M:%S')}")
+            if pause:
+                time.sleep(pause)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:

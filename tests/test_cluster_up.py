@@ -2,13 +2,28 @@
 command, idempotent, and nothing left behind."""
 
 import os
+import re
 import stat
 import threading
+import uuid
 
 import pytest
 
 from conftest import port_open, program_states, repo_path, run, supervisorctl, wait_until
-from running import APP_MASTER, BASE, HAPROXY, HTTPS, SERVER_NAMES, VHM, WEB_1, WEB_2, all_instances_up, load
+from running import (
+    APP_MASTER,
+    BASE,
+    HAPROXY,
+    HTTPS,
+    SERVER_NAMES,
+    VHM,
+    WEB_1,
+    WEB_2,
+    all_instances_up,
+    https,
+    load_with,
+    request,
+)
 
 SERVERS = SERVER_NAMES
 pytestmark = pytest.mark.slow
@@ -78,20 +93,78 @@ def test_up_on_a_running_cluster_changes_nothing(site):
     assert supervisord_pids(root) == before
 
 
-def test_rolling_restart_of_both_app_servers_under_load_fails_no_request(site):
+# A change to each daemon's settings, and what bin/apply must say it did with it (patterns): nothing else.
+CHANGES = {
+    "web-1": (["nginx-settings:retry-after=37", "varnish-settings:grace-healthy=20s"],
+              [r"nginx reloaded \(HUP\)", r"Varnish switched to surge_\w+"]),
+    "app-master": (["haproxy-settings:check-interval=3s", "postgres-settings:work-mem=24MB",
+                    "instance-settings:zodb-cache-size=31000", "rsyslog-settings:queue-disk-space=3g",
+                    "logs-report-settings:every=301"],
+                   [r"haproxy reloaded \(USR2\)", "PostgreSQL of app-master reloaded", "rsyslog restarted",
+                    "instances restarted one at a time", "supervisord updated logs-report"]),
+    "app-slave": (["postgres-settings:shared-buffers=160MB", "instance-settings:zodb-cache-size=31000"],
+                  [r"PostgreSQL of app-slave reloaded and restarted \(.*\)", "instances restarted one at a time"]),
+}
+
+
+def rebuild_and_apply(root, server, settings):
+    """bin/buildout with SETTINGS on the server's overlay, then bin/apply: what bin/apply said it did."""
+    directory = os.path.join(root, server)
+    run([os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg", *settings], cwd=directory)
+    output = run([os.path.join(directory, "bin", "apply")], cwd=directory, timeout=900).stdout
+    return [line[len("apply: "):] for line in output.splitlines()
+            if line.startswith("apply: ") and " changed: " not in line]
+
+
+def postgres_setting(root, server, name):
+    sockets = os.path.join(root, server, "var", "run", "postgresql")
+    return run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-h", sockets,
+                "-c", f"SHOW {name}"], cwd="/").stdout.strip()
+
+
+def retry_after(root):
+    return https(root, WEB_1, "/_surge/busy")[1]["Retry-After"]
+
+
+def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(site):
+    """Each server rebuilt with changed settings and bin/apply run, under load through both web servers
+    and app-master's HAProxy; afterwards rebuilt as it was (the module's last test stops it)."""
     root, _ = site
     stop, results = threading.Event(), {}
-    loader = threading.Thread(target=lambda: results.update(zip(("answers", "failures"), load(
-        APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "member"}, clients=20, seconds=600, stop=stop))))
-    loader.start()
+
+    def through(name, ask):
+        results[name] = load_with(ask, clients=2, seconds=1200, stop=stop, pause=0.05)
+
+    loaders = [
+        threading.Thread(target=through, args=("members via HAProxy", lambda: request(
+            APP_MASTER, HAPROXY, f"{VHM}/news", headers={"X-Surge-Class": "member"})[0])),
+        threading.Thread(target=through, args=("uncached pages via web-1", lambda: https(
+            root, WEB_1, f"/news?apply={uuid.uuid4().hex}")[0])),
+        threading.Thread(target=through, args=("cached pages via web-2", lambda: https(root, WEB_2, "/news")[0])),
+    ]
+    for loader in loaders:
+        loader.start()
+    done = {}
     try:
-        outputs = [run([os.path.join(root, server, "bin", "rolling-restart")], cwd=os.path.join(root, server),
-                       timeout=600).stdout for server in ("app-master", "app-slave")]
+        for server, (settings, _) in CHANGES.items():
+            done[server] = rebuild_and_apply(root, server, settings)
+        wait_until(lambda: retry_after(root) == "37", 30, "nginx's new Retry-After")
+        changed = (postgres_setting(root, "app-master", "work_mem"),
+                   postgres_setting(root, "app-slave", "shared_buffers"))
     finally:
         stop.set()
-        loader.join()
-    assert all(output.count("restarted, warmed and back") == 2 for output in outputs), outputs
-    assert results["failures"] == [] and len(results["answers"]) > 100, results["failures"][:5]
+        for loader in loaders:
+            loader.join()
+        for server in CHANGES:
+            run([os.path.join(root, server, "bin", "buildout"), "-N", "-c", "cluster.cfg"],
+                cwd=os.path.join(root, server))
+    for server, (_, said) in CHANGES.items():
+        assert len(done[server]) == len(said) and all(
+            sum(bool(re.fullmatch(pattern, line)) for line in done[server]) == 1 for pattern in said), done[server]
+    assert changed == ("24MB", "160MB")
+    for name, (answers, failures) in results.items():
+        print(f"{name}: {len(answers)} answered, {len(failures)} failed")
+        assert failures == [] and answers, (name, failures[:5])
     wait_until(all_instances_up, 30, "every instance back in HAProxy")
 
 

@@ -196,6 +196,9 @@ def start(root, name):
         say(f"{name}: already running")
         return False
     group = cgroups.create(root, name)
+    # Every daemon reads its files anew: what bin/apply compares the next build with.
+    subprocess.run([os.path.join(directory, "bin", "apply"), "--record"], cwd=directory, check=True,
+                   stdout=subprocess.DEVNULL)
     result = subprocess.run([os.path.join(directory, "bin", "supervisord")], cwd=directory,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: cgroups.join(group))

@@ -41,6 +41,7 @@ SETTINGS = Schema("varnish-settings", {
     "binary": Setting(PROGRAM),
     "ncsa-binary": Setting(PROGRAM),
     "stat-binary": Setting(PROGRAM),
+    "admin-binary": Setting(PROGRAM),
     "memory": Setting(VARNISH_SIZE.at_least("16M", "the cache would hold next to nothing")),
     # 0 is a choice here: no grace, no hit-for-miss.
     **{key: Setting(VARNISH_TIME) for key in ("grace-healthy", "grace-sick", "uncacheable-ttl")},
