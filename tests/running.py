@@ -23,6 +23,7 @@ SERVER_NAMES = tuple(server.name for server in topology.SERVERS)
 ADDRESS = topology.ADDRESS
 WEB_1, WEB_2, APP_MASTER, APP_SLAVE = (ADDRESS[name] for name in ("web-1", "web-2", "app-master", "app-slave"))
 SPARE = topology.SPARE_ADDRESS
+SPARE_WEB = topology.SPARE_WEB_ADDRESS
 HTTPS, HTTP = topology.HTTPS_PORT, topology.HTTP_PORT
 HAPROXY, BASE = topology.HAPROXY_PORT, topology.INSTANCE_BASE_PORT
 ZOPE_USER = topology.ZOPE_USER

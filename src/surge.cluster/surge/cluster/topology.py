@@ -42,8 +42,9 @@ SERVERS = (
     Server("web-2", "prod-web-2.cfg", "127.0.1.12", web=True),
 )
 ADDRESS = {server.name: server.address for server in SERVERS}
-# Free on this machine for one more server (the tests' third app server).
+# Free on this machine for more servers (the tests' third app server and third web server).
 SPARE_ADDRESS = "127.0.1.23"
+SPARE_WEB_ADDRESS = "127.0.1.13"
 WEB_SERVERS = tuple(server for server in SERVERS if server.web)
 # The site's public name: web-1's address, as production has one name for both web servers.
 PUBLIC_ADDRESS = ADDRESS["web-1"]
