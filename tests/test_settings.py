@@ -128,6 +128,25 @@ def test_misspelled_key_is_refused_with_the_nearest_known_one(built):
                               "[nginx-settings]; did you mean client-max-body-size?")
 
 
+@pytest.mark.parametrize("section, key, says", [
+    ("firewall", "alow", "nothing reads this key; did you mean allow?"),
+    ("releases", "package", "nothing reads this key; did you mean packages?"),
+    ("debian", "service", "nothing reads this key; did you mean services?"),
+    ("apply", "action", "nothing reads this key; did you mean actions?"),
+    ("firewall", "ssh-port", "nothing reads this key; [firewall] has allow"),
+])
+def test_a_key_nothing_reads_is_refused_with_the_nearest_known_one(built, section, key, says):
+    fails_and_keeps_live_file(built, {section: {key: "22"}}, f"buildout.cfg: [{section}] {key}: {says}")
+
+
+@pytest.mark.parametrize("section, key", [("checks", "strict"), ("secrets-file", "mode")])
+def test_an_option_set_in_a_fragments_part_is_refused(built, section, key):
+    """A top-level file that writes into a part a fragment defines: the part ignores it, or it is changed
+    behind the fragment's back."""
+    fails_and_keeps_live_file(built, {section: {key: "1"}},
+                              f"buildout.cfg: [{section}] {key}: [{section}] is a part of ")
+
+
 def test_settings_section_without_a_schema_is_refused(built):
     fails_and_keeps_live_file(built, {"redis-settings": {"memory": "1G"}}, "[redis-settings] has no schema")
 

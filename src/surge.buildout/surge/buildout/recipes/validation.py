@@ -25,9 +25,15 @@ What it checks, reporting every problem at once with file, section and key:
 - in production, what this build says about the other servers matches
   their own top-level files (surge.buildout.across);
 - in production, no develop egg and no mr.developer: our packages, the
-  build's own recipes included, come from internal releases.
+  build's own recipes included, come from internal releases;
+- nothing zc.buildout would ignore: a key that nothing reads in [firewall],
+  [releases], [apply] or [debian] (with the nearest known one), and an
+  option set outside buildout.d/ in a part a fragment defines (a setting
+  written into the part instead of its settings section).
 """
 
+import difflib
+import os
 import pwd
 import re
 import socket
@@ -51,7 +57,7 @@ class Checks:
         fail(problems)
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
         fail(across.problems(buildout))
-        fail(checkouts_in_production(buildout) + unlabelled_releases(buildout))
+        fail(checkouts_in_production(buildout) + unlabelled_releases(buildout) + stray_keys(buildout))
 
     def install(self):
         return ()
@@ -144,6 +150,48 @@ def bad_settings(buildout):
             continue
         problems.extend(schema.problems(buildout, where))
     return problems
+
+
+# Sections Surge defines that are no settings section, and the keys something reads in each.
+READ_KEYS = {
+    "firewall": ("allow",),
+    "releases": ("find-links", "packages"),
+    "apply": ("actions",),
+    "debian": ("packages", "services", "users"),
+}
+NOT_A_FILE = ("DEFAULT_VALUE", "COMPUTED_VALUE", "COMMAND_LINE_VALUE")
+
+
+def stray_keys(buildout):
+    """Keys zc.buildout would read and ignore: a typo in a section of READ_KEYS, or an option a top-level
+    file sets in a part of a fragment (the part never reads it, or must not be changed there)."""
+    config = raw(buildout)
+    problems = []
+    for section, keys in READ_KEYS.items():
+        for key in sorted(set(config.get(section, {})) - set(keys)):
+            near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+            problems.append(f"{where(buildout, section, key, follow_references=False)}: nothing reads this key"
+                            + (f"; did you mean {near[0]}?" if near else f"; [{section}] has {', '.join(keys)}"))
+    fragments = os.sep + "buildout.d" + os.sep
+    for section, values in sorted(config.items()):
+        if "recipe" not in values or not from_fragment(buildout, section, "recipe", fragments):
+            continue
+        for key in sorted(values):
+            if not from_fragment(buildout, section, key, fragments):
+                settings = values.get("settings", "").strip()
+                fragment = os.path.relpath(buildout._annotated[section]["recipe"].source,
+                                           config["buildout"]["directory"])
+                problems.append(
+                    f"{where(buildout, section, key, follow_references=False)}: [{section}] is a part of {fragment}; "
+                    + (f"settings go in [{settings}]" if settings else "its options are the fragment's"))
+    return problems
+
+
+def from_fragment(buildout, section, key, fragments):
+    """Whether every file that set or changed [section] key is a fragment (in a buildout.d/ directory), or
+    zc.buildout itself, or the command line."""
+    history = buildout._annotated[section][key].history
+    return all(item.source in NOT_A_FILE or fragments in item.source for item in history)
 
 
 def listen_entries(buildout):
