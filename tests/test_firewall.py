@@ -91,6 +91,11 @@ def test_the_machines_own_ruleset_is_untouched(cluster):
     ("firewall:allow=haproxy nowhere",
      "the command line: [firewall] allow: haproxy admits 'nowhere', which is no [topology] key"),
     ("firewall:allow=no-such-service any", "no-such-service is no [listen] key of this server"),
+    # A private service opened to everyone, alone or beside its sources.
+    ("firewall:allow=memcached any", "memcached any would open a private service to everyone"),
+    ("firewall:allow=haproxy web-sources any", "haproxy any would open a private service to everyone"),
+    ("firewall:allow=postgres any", "postgres any would open a private service to everyone"),
+    ("firewall:allow=patroni app-sources any", "patroni any would open a private service to everyone"),
     ("firewall-settings:ssh-from=everyone", "[firewall-settings] ssh-from = 'everyone'"),
     # sshd on a port a service of the server binds.
     ("firewall-settings:ssh-port=${ports:haproxy}", "is also the port of"),

@@ -179,6 +179,27 @@ def test_in_production_an_address_this_machine_does_not_have_is_refused(built):
                               "buildout.cfg: [listen] demo = '192.0.2.1:", "is no address of this machine")
 
 
+@pytest.mark.parametrize("key, value", [
+    ("zmi-allow", "0.0.0.0/0"),
+    ("zmi-allow", "0.0.0.0/1 128.0.0.0/1"),
+    ("zmi-allow", "10.0.0.0/8 8.8.8.0/24"),
+    ("limit-exempt", "::/0"),
+    ("limit-exempt", "2000::/3"),
+])
+def test_in_production_admin_and_exempt_networks_reaching_the_internet_are_refused(built, key, value):
+    built.secrets(zope_admin_password=STRONG)
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "nginx-settings": {key: value}},
+                              f"buildout.cfg: [nginx-settings] {key} = {value!r} has ",
+                              "which is not loopback or a private range")
+
+
+def test_in_production_private_admin_and_exempt_networks_are_accepted(case):
+    case.secrets(zope_admin_password=STRONG)
+    case.build({"settings": {"mode": "production"},
+                "nginx-settings": {"zmi-allow": "10.0.0.0/8 192.168.1.0/24 fd00::/8 127.0.0.1",
+                                   "limit-exempt": "172.16.0.0/12 ::1"}})
+
+
 def test_a_wildcard_named_on_purpose_is_accepted(case):
     port = free_port()
     case.build({"ports": {"demo": str(port)}, "listen": {"demo": "0.0.0.0:${ports:demo}"},

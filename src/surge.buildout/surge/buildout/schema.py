@@ -203,17 +203,28 @@ class Regex(Type):
 
 
 @dataclass
+@dataclass
 class Networks(Type):
-    """Addresses and networks in CIDR form, separated by white space."""
+    """Addresses and networks in CIDR form, separated by white space. PRIVATE: in production, each one
+    loopback or a private range (who may administer the site, or skip its limits, is never the internet,
+    however it is written: 0.0.0.0/0, or 0.0.0.0/1 and 128.0.0.0/1)."""
 
-    description = "addresses or networks (CIDR)"
+    private: bool = False
+
+    def accepts(self):
+        return "addresses or networks (CIDR)" + ("; in production loopback or private ranges" if self.private
+                                                 else "")
 
     def problem(self, value, buildout):
         for word in value.split():
             try:
-                ipaddress.ip_network(word, strict=False)
+                network = ipaddress.ip_network(word, strict=False)
             except ValueError:
                 return f"has {word!r}, which is not an address or network such as 10.0.0.0/8"
+            production = buildout["settings"].get("mode") == "production"
+            if self.private and production and not (network.is_loopback or network.is_private):
+                return (f"has {word!r}, which is not loopback or a private range: in production it names the "
+                        "admins' own networks (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7)")
         return None
 
 

@@ -6,7 +6,8 @@ also include:
 allow
     One line per service other hosts reach: a [listen] key, then who may
     reach it: [topology] keys whose values are [hosts] keys
-    (``haproxy web-sources app-sources``), or ``any``. Fragments add their
+    (``haproxy web-sources app-sources``), or ``any`` for the public services
+    only (PUBLIC: nginx's HTTPS and HTTP). Fragments add their
     services' lines (``allow += memcached app-sources``).
 own
     [hosts] keys of this server's own addresses: what the server sends
@@ -31,6 +32,9 @@ SETTINGS = Schema("firewall-settings", {
     "ssh-from": Setting(Networks()),
 })
 ANY = "any"
+# What the internet reaches: the web servers' nginx. Every other service is private and names who may
+# reach it (memcached, the instances, HAProxy, PostgreSQL, Patroni, etcd, Varnish, the logs, Munin).
+PUBLIC = ("nginx-https", "nginx-http")
 
 
 class Firewall(Template):
@@ -67,6 +71,9 @@ class Firewall(Template):
         _, port = split_bind(listen[key])
         first, _, count = port.partition("+")
         ports = f"{first}-{int(first) + int(count) - 1}" if count else first
+        if ANY in sources and key not in PUBLIC:
+            return None, [f"{at}: {key} {ANY} would open a private service to everyone: only "
+                          f"{' and '.join(PUBLIC)} take {ANY}; name who may reach it ([topology] keys)"]
         if sources == [ANY]:
             return {"key": key, "ports": ports, "sources": None}, []
         problems, keys = [], []

@@ -69,7 +69,7 @@ SETTINGS = Schema("nginx-settings", {
     "certificate": Setting(EXISTING_FILE),
     "key": Setting(EXISTING_FILE),
     "resolver": Setting(Hosts(), empty=True),
-    "zmi-allow": Setting(Networks()),
+    "zmi-allow": Setting(Networks(private=True)),
     "author-paths": Setting(Regex()),
     "admin-paths": Setting(Regex(), empty=True),
     "worker-processes": Setting(Text(r"auto|[1-9][0-9]{0,3}", "auto or a number of processes")),
@@ -98,7 +98,7 @@ SETTINGS = Schema("nginx-settings", {
     "personal-rate": Setting(NGINX_RATE),
     "personal-burst": Setting(Integer(0, 100000, unit="requests")),
     "connections-per-address": Setting(Integer(1, 1000000)),
-    "limit-exempt": Setting(Networks(), empty=True),
+    "limit-exempt": Setting(Networks(private=True), empty=True),
 })
 
 # Headers HAProxy and Varnish add for the operators; other clients never see them.
