@@ -147,6 +147,45 @@ def test_an_option_set_in_a_fragments_part_is_refused(built, section, key):
                               f"buildout.cfg: [{section}] {key}: [{section}] is a part of ")
 
 
+NICE = {"author-nice": "0", "member-nice": "5", "shared-nice": "10"}
+CONTRADICTIONS = [
+    ({"instance-settings": {**NICE, "author-nice": "10"}},
+     "[instance-settings] author-nice = 10 is above buildout.cfg: [instance-settings] member-nice = 5: member "
+     "work would get the cores before author work"),
+    ({"instance-settings": {**NICE, "member-nice": "12"}},
+     "[instance-settings] member-nice = 12 is above buildout.cfg: [instance-settings] shared-nice = 10"),
+    ({"instance-settings": {"memory-limit": "200"}, "relstorage-settings": {"cache-local-mb": "256"}},
+     "[instance-settings] memory-limit = 200 (MB) is not above buildout.cfg: [relstorage-settings] "
+     "cache-local-mb = 256 (MB)"),
+    ({"instance-settings": {"count": "16", "threads": "2", "spare-threads": "3"},
+      "patroni-settings": {"max-connections": "300"}},
+     "[patroni-settings] max-connections = 300 is below what the instances open: 2 app servers x 16 instances x "
+     "5 threads (threads + spare-threads) x 2 connections = 320"),
+    ({"varnish-settings": {"grace-healthy": "7h", "grace-sick": "6h"}},
+     "[varnish-settings] grace-healthy = 7h is longer than buildout.cfg: [varnish-settings] grace-sick = 6h"),
+    ({"nginx-settings": {"upstream-read-timeout": "1m"}, "varnish-settings": {"first-byte-timeout": "75s"}},
+     "[nginx-settings] upstream-read-timeout = 1m is not longer than buildout.cfg: [varnish-settings] "
+     "first-byte-timeout = 75s"),
+    ({"instance-settings": {"drain-seconds": "30"}, "haproxy-settings": {"server-timeout": "40s"}},
+     "[instance-settings] drain-seconds = 30 is shorter than buildout.cfg: [haproxy-settings] server-timeout = "
+     "40s: a rolling restart would kill requests HAProxy still waits for"),
+]
+
+
+@pytest.mark.parametrize("settings, says", CONTRADICTIONS, ids=[says.split("]")[0][1:] + "-" + says.split()[1]
+                                                                 for _, says in CONTRADICTIONS])
+def test_settings_that_contradict_each_other_are_refused_with_their_numbers(built, settings, says):
+    fails_and_keeps_live_file(built, settings, f"buildout.cfg: {says}")
+
+
+def test_settings_that_agree_build(case):
+    case.build({"instance-settings": {**NICE, "memory-limit": "1200", "count": "16", "threads": "2",
+                                      "spare-threads": "3", "drain-seconds": "45"},
+                "relstorage-settings": {"cache-local-mb": "128"}, "patroni-settings": {"max-connections": "320"},
+                "varnish-settings": {"grace-healthy": "10s", "grace-sick": "6h", "first-byte-timeout": "75s"},
+                "nginx-settings": {"upstream-read-timeout": "90s"}, "haproxy-settings": {"server-timeout": "40s"}})
+
+
 def test_settings_section_without_a_schema_is_refused(built):
     fails_and_keeps_live_file(built, {"redis-settings": {"memory": "1G"}}, "[redis-settings] has no schema")
 
