@@ -195,7 +195,11 @@ def stray_keys(buildout):
 def from_fragment(buildout, section, key, fragments):
     """Whether every file that set or changed [section] key is a fragment (in a buildout.d/ directory), or
     zc.buildout itself, or the command line."""
-    history = buildout._annotated[section][key].history
+    try:
+        history = buildout._annotated[section][key].history
+    except KeyError:
+        # Made by an extension while it loaded (mr.developer's [_mr.developer]), not by a file.
+        return True
     return all(item.source in NOT_A_FILE or fragments in item.source for item in history)
 
 
