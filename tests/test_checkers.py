@@ -20,12 +20,13 @@ def bad_vcl(root):
 
 
 def quoted_program(root):
-    """An executable whose path has a quote, which breaks the Perl launcher that names it."""
+    """munin-node (it answers as munin-node does) at a path with a quote, which breaks the Perl launcher that
+    names it."""
     folder = os.path.join(root, "it's")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "munin-node")
     with open(path, "w") as stream:
-        stream.write("#!/bin/sh\n")
+        stream.write('#!/bin/sh\nexec /usr/sbin/munin-node "$@"\n')
     os.chmod(path, 0o755 | stat.S_IXUSR)
     return path
 

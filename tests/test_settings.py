@@ -35,6 +35,11 @@ BAD_VALUES = [
     ("nginx-settings", "zmi-allow", "10.0.0.0/33", "which is not an address or network"),
     ("nginx-settings", "mime-types", "/nonexistent/mime.types", "is not a file on this machine"),
     ("varnish-settings", "binary", "/nonexistent/varnishd", "is not a file on this machine"),
+    # A program that is not the daemon: /bin/true passes every check, another daemon checks another syntax.
+    ("haproxy-settings", "binary", "/bin/true", "is not haproxy: '/bin/true -v' says 'nothing'"),
+    ("firewall-settings", "binary", "/usr/sbin/nginx", "is not nft: '/usr/sbin/nginx --version' says"),
+    ("nginx-settings", "binary", "/usr/sbin/haproxy", "is not nginx: '/usr/sbin/haproxy -v' says 'HAProxy version"),
+    ("rsyslog-settings", "binary", "/bin/echo", "is not rsyslogd: '/bin/echo -v' says '-v'"),
     ("postgres-settings", "bin", "/nonexistent/bin", "is not a directory on this machine"),
     ("backup-settings", "folder", "var/backups", "is not an absolute path"),
     ("instance-settings", "caching-proxies", "ftp://web-1:6081", "which is not a http or https URL"),

@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import os
 import re
+import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -174,6 +175,34 @@ class Path(Type):
 
 
 @dataclass
+class Daemon(Type):
+    """The path of a daemon's program that answers as that daemon: ARGUMENTS (its version flag) print
+    PATTERN. Another program (/bin/true, which passes every check) would turn the build's checker into a
+    no-op and the server into something else."""
+
+    name: str
+    arguments: tuple
+    pattern: str
+
+    def accepts(self):
+        return f"the absolute path of {self.name}'s program (``{self.name} {' '.join(self.arguments)}`` names it)"
+
+    def problem(self, value, buildout):
+        problem = PROGRAM.problem(value, buildout)
+        if problem:
+            return problem
+        try:
+            answer = subprocess.run([value, *self.arguments], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"does not run as {self.name} ({error})"
+        said = (answer.stdout + answer.stderr).strip()
+        if not re.search(self.pattern, said):
+            first = said.splitlines()[0] if said else "nothing"
+            return f"is not {self.name}: '{value} {' '.join(self.arguments)}' says {first!r}"
+        return None
+
+
+@dataclass
 class Hosts(Type):
     """Host names or addresses separated by white space."""
 
@@ -327,6 +356,19 @@ NGINX_RATE = Text(r"[1-9][0-9]{0,6}r/[sm]", "a rate such as 10r/s or 30r/m")
 RSYSLOG_SIZE = Quantity("size", ("k", "m", "g"), examples="512m or 2g")
 SECONDS = Integer(1, unit="seconds")
 PROGRAM = Path(exists=True, executable=True)
+NGINX = Daemon("nginx", ("-v",), r"^nginx version: nginx/")
+VARNISHD = Daemon("varnishd", ("-V",), r"^varnishd \(varnish-")
+VARNISHNCSA = Daemon("varnishncsa", ("-V",), r"varnishncsa \(varnish-")
+VARNISHSTAT = Daemon("varnishstat", ("-V",), r"varnishstat \(varnish-")
+VARNISHADM = Daemon("varnishadm", ("-h",), r"[Uu]sage: varnishadm")
+NFT = Daemon("nft", ("--version",), r"^nftables v")
+ETCD = Daemon("etcd", ("--version",), r"^etcd Version: ")
+PATRONI = Daemon("patroni", ("--version",), r"^patroni \d")
+PATRONICTL = Daemon("patronictl", ("version",), r"^patronictl version ")
+RSYSLOGD = Daemon("rsyslogd", ("-v",), r"^rsyslogd\s+\d")
+HAPROXY = Daemon("haproxy", ("-v",), r"^HAProxy version ")
+MEMCACHED_PROGRAM = Daemon("memcached", ("-V",), r"^memcached \d")
+MUNIN_NODE = Daemon("munin-node", ("--version",), r"This is munin-node v")
 EXISTING_FILE = Path(exists=True)
 EXISTING_DIRECTORY = Path(exists=True, directory=True)
 HOST_KEYS = Names(r"[\w.-]+", "a [hosts] key", section="hosts")

@@ -23,7 +23,8 @@ from surge.buildout.recipes import (
 )
 from surge.buildout.schema import (
     HOST_KEYS,
-    PROGRAM,
+    MEMCACHED_PROGRAM,
+    NGINX,
     SECONDS,
     SQL_NAME,
     TICK,
@@ -94,7 +95,7 @@ RELSTORAGE = Schema("relstorage-settings", {
 })
 
 MEMCACHED = Schema("memcached-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(MEMCACHED_PROGRAM),
     # memcached's own minimum is a few MB; less than 16 holds nothing useful.
     "memory": Setting(Integer(16, 1000000, unit="MB")),
     "connections": Setting(Integer(64, 1000000)),
@@ -121,7 +122,7 @@ LOGS_REPORT = Schema("logs-report-settings", {
     "every": Setting(Integer(60, 86400, unit="seconds")),
     "hours": Setting(Integer(1, 24 * 31, unit="hours")),
     "rows": Setting(Integer(1, 10000)),
-    "nginx": Setting(PROGRAM),
+    "nginx": Setting(NGINX),
 })
 
 SCHEMAS = {schema.section: schema for schema in (

@@ -22,10 +22,10 @@ member that has data ignores the initial-cluster flags).
 from surge.buildout import roles
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of, split_bind
-from surge.buildout.schema import PROGRAM, Choice, Integer, Schema, Setting, Text
+from surge.buildout.schema import ETCD, Choice, Integer, Schema, Setting, Text
 
 SETTINGS = Schema("etcd-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(ETCD),
     "cluster-token": Setting(Text(r"[A-Za-z0-9_.-]{1,64}", "a word of letters, digits, _ . -")),
     "heartbeat-interval": Setting(Integer(10, 5000, unit="milliseconds")),
     "election-timeout": Setting(Integer(100, 50000, unit="milliseconds")),

@@ -24,10 +24,10 @@ import ipaddress
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys, host_networks, split_bind
 from surge.buildout.rendering import Template
-from surge.buildout.schema import PROGRAM, Integer, Networks, Schema, Setting
+from surge.buildout.schema import NFT, Integer, Networks, Schema, Setting
 
 SETTINGS = Schema("firewall-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(NFT),
     "ssh-port": Setting(Integer(1, 65535)),
     "ssh-from": Setting(Networks()),
 })

@@ -40,12 +40,12 @@ import re
 from surge.buildout import pools
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
-from surge.buildout.schema import HAPROXY_TIME, PROGRAM, Integer, Schema, Setting, Text
+from surge.buildout.schema import HAPROXY, HAPROXY_TIME, Integer, Schema, Setting, Text
 
 SERVER_LINE = re.compile(r"^\s*server\s+(\S+)\s+(\S+):(\d+)\s.*?\bmaxconn\s+(\d+)", re.M)
 
 SETTINGS = Schema("haproxy-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(HAPROXY),
     "maxconn": Setting(Integer(1, 1000000)),
     "shared-queue-per-thread": Setting(Integer(1, 100000)),
     # HAProxy reads a timeout of 0 as none: a request would wait forever.

@@ -26,10 +26,10 @@ import shutil
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys, host_networks, split_bind
 from surge.buildout.rendering import Template
-from surge.buildout.schema import EXISTING_DIRECTORY, PROGRAM, Integer, Schema, Setting
+from surge.buildout.schema import EXISTING_DIRECTORY, MUNIN_NODE, NGINX, PROGRAM, Integer, Schema, Setting
 
 NODE_SETTINGS = Schema("munin-node-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(MUNIN_NODE),
     "plugins": Setting(EXISTING_DIRECTORY),
 })
 MASTER_SETTINGS = Schema("munin-master-settings", {
@@ -38,7 +38,7 @@ MASTER_SETTINGS = Schema("munin-master-settings", {
     "every": Setting(Integer(60, 86400, unit="seconds")),
     "templates": Setting(EXISTING_DIRECTORY),
     "static": Setting(EXISTING_DIRECTORY),
-    "nginx": Setting(PROGRAM),
+    "nginx": Setting(NGINX),
 })
 
 NODE_CHECK = ("perl -MMunin::Node::Config -e "

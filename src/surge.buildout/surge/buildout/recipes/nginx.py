@@ -40,10 +40,10 @@ from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
 from surge.buildout.schema import (
     EXISTING_FILE,
+    NGINX,
     NGINX_RATE,
     NGINX_SIZE,
     NGINX_TIME,
-    PROGRAM,
     Boolean,
     Choice,
     Hosts,
@@ -64,7 +64,7 @@ CSP_DIRECTIVE = (r"((default|script|style|img|connect|font|object|media|frame|ch
 CSP = rf" *{CSP_DIRECTIVE}(; *{CSP_DIRECTIVE})*;? *"
 
 SETTINGS = Schema("nginx-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(NGINX),
     "mime-types": Setting(EXISTING_FILE),
     "certificate": Setting(EXISTING_FILE),
     "key": Setting(EXISTING_FILE),

@@ -33,11 +33,21 @@ from surge.buildout import roles
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.ops import patroni_check
 from surge.buildout.rendering import Template
-from surge.buildout.schema import POSTGRES_SIZE, PROGRAM, SQL_NAME, Boolean, Integer, Schema, Setting, Text
+from surge.buildout.schema import (
+    PATRONI,
+    PATRONICTL,
+    POSTGRES_SIZE,
+    SQL_NAME,
+    Boolean,
+    Integer,
+    Schema,
+    Setting,
+    Text,
+)
 
 SETTINGS = Schema("patroni-settings", {
-    "binary": Setting(PROGRAM),
-    "ctl-binary": Setting(PROGRAM),
+    "binary": Setting(PATRONI),
+    "ctl-binary": Setting(PATRONICTL),
     "scope": Setting(Text(r"[A-Za-z0-9_-]{1,63}", "a word of letters, digits, _ -")),
     "ttl": Setting(Integer(5, 3600, unit="seconds")),
     "loop-wait": Setting(Integer(1, 600, unit="seconds")),

@@ -31,10 +31,10 @@ from surge.buildout import roles
 from surge.buildout.errors import fail, where
 from surge.buildout.network import split_bind
 from surge.buildout.rendering import Template
-from surge.buildout.schema import PROGRAM, RSYSLOG_SIZE, Schema, Setting
+from surge.buildout.schema import RSYSLOG_SIZE, RSYSLOGD, Schema, Setting
 
 SETTINGS = Schema("rsyslog-settings", {
-    "binary": Setting(PROGRAM),
+    "binary": Setting(RSYSLOGD),
     # rsyslog reads 0 as no limit on the disk.
     "queue-disk-space": Setting(RSYSLOG_SIZE.at_least("1m", "the queue would keep next to nothing, and 0 means "
                                                             "no limit on the disk")),

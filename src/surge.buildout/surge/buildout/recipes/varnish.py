@@ -25,9 +25,12 @@ from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys
 from surge.buildout.rendering import Template
 from surge.buildout.schema import (
-    PROGRAM,
     VARNISH_SIZE,
     VARNISH_TIME,
+    VARNISHADM,
+    VARNISHD,
+    VARNISHNCSA,
+    VARNISHSTAT,
     Choice,
     Integer,
     Names,
@@ -38,10 +41,10 @@ from surge.buildout.schema import (
 )
 
 SETTINGS = Schema("varnish-settings", {
-    "binary": Setting(PROGRAM),
-    "ncsa-binary": Setting(PROGRAM),
-    "stat-binary": Setting(PROGRAM),
-    "admin-binary": Setting(PROGRAM),
+    "binary": Setting(VARNISHD),
+    "ncsa-binary": Setting(VARNISHNCSA),
+    "stat-binary": Setting(VARNISHSTAT),
+    "admin-binary": Setting(VARNISHADM),
     "memory": Setting(VARNISH_SIZE.at_least("16M", "the cache would hold next to nothing")),
     # 0 is a choice here: no grace, no hit-for-miss.
     **{key: Setting(VARNISH_TIME) for key in ("grace-healthy", "grace-sick", "uncacheable-ttl")},
