@@ -191,6 +191,30 @@ def test_settings_that_agree_build(case):
                 "nginx-settings": {"upstream-read-timeout": "90s"}, "haproxy-settings": {"server-timeout": "40s"}})
 
 
+@pytest.mark.parametrize("overrides, says", [
+    ({"users": {"memcached": "nobody"}, "demo": {"cache-user": "${users:memcached}"}},
+     "buildout.cfg: [users] zope = 'nobody' is also buildout.cfg: [users] memcached: the zope user must be its own"),
+    ({"users": {"postgres": "nobody"}, "demo": {"data-user": "${users:postgres}"}},
+     "buildout.cfg: [users] postgres = 'nobody' is also buildout.cfg: [users] zope: the postgres user must be"),
+    ({"haproxy-settings": {"group": "root"}},
+     "buildout.cfg: [haproxy-settings] group = 'root' is root's group"),
+])
+def test_in_production_an_identity_that_gives_the_server_away_is_refused(built, overrides, says):
+    built.secrets(zope_admin_password=STRONG)
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, **overrides}, says)
+
+
+@pytest.mark.parametrize("key, value, whose", [
+    ("site-role", "postgres", "the superuser role"),
+    ("site-role", "logs", "the logs' role"),
+    ("site-database", "template1", "PostgreSQL's own database"),
+    ("site-database", "logs", "the logs' database"),
+])
+def test_the_sites_role_and_database_are_its_own(built, key, value, whose):
+    fails_and_keeps_live_file(built, {"settings": {key: value}},
+                              f"buildout.cfg: [settings] {key} = {value!r} is {whose}")
+
+
 def test_settings_section_without_a_schema_is_refused(built):
     fails_and_keeps_live_file(built, {"redis-settings": {"memory": "1G"}}, "[redis-settings] has no schema")
 

@@ -19,7 +19,10 @@ What it checks, reporting every problem at once with file, section and key:
 - no two settings of the server contradict each other
   (surge.buildout.contradictions: pool priorities, memory limit and cache,
   PostgreSQL's connections and the instances' threads, Varnish's grace,
-  nginx's and Varnish's timeouts, draining and HAProxy's server timeout);
+  nginx's and Varnish's timeouts, draining and HAProxy's server timeout),
+  and no identity gives the server away (surge.buildout.identities: the
+  Zope and PostgreSQL users their own, HAProxy's group not root's, the
+  site's role and database not the superuser's, the logs' or PostgreSQL's);
 - no two [listen] entries use the same port on the same host, and none the
   port the firewall keeps open for sshd. An entry is
   ``HOST:PORT`` or ``HOST:PORT+COUNT`` for COUNT consecutive ports. A
@@ -42,7 +45,7 @@ import pwd
 import re
 import socket
 
-from surge.buildout import across, contradictions
+from surge.buildout import across, contradictions, identities
 from surge.buildout.errors import fail, raw, where
 from surge.buildout.network import address_of, is_wildcard, valid_host
 from surge.buildout.schemas import SCHEMAS, is_settings_section
@@ -59,7 +62,7 @@ class Checks:
         fail(missing_references(buildout))
         problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
         fail(problems)
-        fail(contradictions.problems(buildout))
+        fail(contradictions.problems(buildout) + identities.problems(buildout, referenced(buildout, "users")))
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
         fail(across.problems(buildout))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout) + stray_keys(buildout))
