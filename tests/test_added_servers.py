@@ -1,6 +1,9 @@
-"""A third app server, and a third web server, are each one top-level file and one [topology] line
-(docs/adding-a-server.rst): the six servers built on this machine, each from its own file, and the
-cross-server checks content."""
+"""A third app server from one top-level file and one ``[topology]`` line: it builds, every HAProxy routes to its
+instances, Varnish uses its HAProxy and admits its purges, ``pg_hba.conf`` admits it, the instances share its
+memcached, and it runs no database or voter; a third web server the same way: the app servers' Plone purges
+its Varnish, their firewalls admit it to HAProxy, Munin graphs it, its Varnish uses every HAProxy, and it is
+no voter.
+"""
 
 import os
 import re

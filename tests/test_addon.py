@@ -1,4 +1,4 @@
-"""The add-on's own tests (bin/test, plone.app.testing layers), under coverage."""
+"""The add-on's own tests (``bin/test``, plone.app.testing layers) under coverage."""
 
 import os
 

@@ -1,6 +1,11 @@
-"""The app tier: app-master (PostgreSQL, memcached, instances, HAProxy) and
-app-slave (instances) built by bin/cluster and run by their own supervisords,
-with the real Plone site of surge.policy.
+"""Both app servers built by ``bin/cluster`` pass ``bin/cluster check``; HAProxy's pools hold every instance once
+with ``maxconn`` = threads; bad app settings (ring-fencing every instance, a non-numeric count, a checkout of
+site code, a port collision) fail and keep the live files; SQL that does not apply and a schema only one
+database server names are refused; then the app tier (and web-1, etcd's third voter) under their supervisords
+with the real Plone site on PostgreSQL and memcached: the site is created once with purging of both Varnishes,
+content, Beaker sessions and the SQL table written through app-master are read through app-slave, each class
+reaches its pool, 24 clients on 8 threads fail nothing and no instance gets more than its threads, SIGKILL of
+an instance under load fails nothing, and with every instance stopped HAProxy redirects to the panic page.
 """
 
 import json

@@ -1,5 +1,6 @@
-"""bin/apply's [apply] actions lines: every fragment's line parses, and a line of another shape is refused
-naming it and the actions with the arguments each takes."""
+"""Every fragment's ``[apply] actions`` line names a known action with its arguments; a line of another shape is
+refused, named.
+"""
 
 import glob
 import re

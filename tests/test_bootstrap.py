@@ -1,4 +1,4 @@
-"""bootstrap.py: help, the hostname table, and a fast second run."""
+"""``bootstrap.py``: help, hostname table, refusing an unknown file, a second run that does nothing."""
 
 import importlib.util
 import os

@@ -1,7 +1,6 @@
-"""The development build, in a clean copy of the repository, through to a
-running site: bin/create-site creates it once, and the front page is served
-with the Surge theme. (The production files are built by bin/cluster in
-test_web_tier.py.)
+"""In a clean copy of the repository: the development build with strict pins installs every tool, generates
+secrets once, ``bin/create-site`` creates the site once (also beside the running instance) and the front page
+is served with the theme.
 """
 
 import base64

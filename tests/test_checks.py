@@ -1,5 +1,6 @@
-"""Bad configuration fails the build early, names file, section and key, and
-leaves the previous live configuration untouched (surge.buildout's recipes).
+"""Bad input (missing host, port not a number or out of range, two services on one port, bad host, missing or
+weak production secret, secrets file others can read, missing user, a render failing its check, an undefined
+template variable) fails the build with file, section and key, and leaves the live file exactly as it was.
 
 Each test builds a small buildout that extends the real base.cfg and
 packages.cfg and renders one file with surge.buildout:template, checked by

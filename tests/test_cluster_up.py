@@ -1,5 +1,12 @@
-"""bin/cluster up, status and down: the whole site on this machine with one
-command, idempotent, and nothing left behind."""
+"""``bin/cluster up`` starts all four servers and prints the URLs, ``status`` shows every program running, ``up``
+again changes nothing (same supervisord processes, the site not created twice); a setting of each daemon
+changed on web-1, app-master and app-slave and taken with ``bin/apply`` (nginx reloaded, Varnish's VCL
+switched, HAProxy reloaded, PostgreSQL reloaded on one and restarted where a parameter needs it on the other,
+the instances restarted one at a time, rsyslog restarted, one supervisord program updated), bin/apply saying
+exactly that and nothing else, under load through both web servers and app-master's HAProxy with no failed
+request; a rolling restart stops at an instance that cannot start; ``down`` leaves no process of the cluster
+and no open port.
+"""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""The documentation builds with warnings as errors."""
+"""These docs build with warnings as errors."""
 
 from conftest import repo_path, run
 

@@ -1,6 +1,12 @@
-"""The whole site through its real front door: bin/cluster up, then
-both web servers (the addresses of surge.cluster.topology) with real Plone,
-nginx, Varnish, HAProxy, PostgreSQL and memcached (the seed's promises).
+"""After ``bin/cluster up``, through both web servers' HTTPS: the themed front page, a Varnish hit the second
+time; a REST API request for a cached page's URL gets JSON, never the page; a login through web-1 works
+through web-2, is never cached and reaches the member pool, an edit form the author pool; a Beaker session
+value written through one app server is read through the other; an edit through web-1 reaches anonymous users
+of both within 2 s (both Varnishes purged); SIGKILL of an instance while 20 clients load the site fails
+nothing; with every instance stopped cached pages are served and the rest gets the panic page, and the site
+recovers without restarting nginx, Varnish or HAProxy; without any memcached pages are served and sessions
+start again; a short spike of ``bin/loadtest`` (readers, members logging in, authors saving the edit form)
+through both web servers fails no request and the authors' saves reach Plone.
 """
 
 import json

@@ -1,7 +1,11 @@
-"""No single point of failure, on the whole cluster with real daemons (docs/failover.rst): app-master
-killed as in a power cut, brought back, the primary switched back, the replica killed, the primary
-frozen and thawed; each under load (readers of cached pages through both web servers, searchers, two
-logged-in authors, an editor saving through the REST API), in this order, on one running cluster.
+"""No single point of failure (:doc:`failover`), in order on one running cluster, each under load (readers of
+cached pages through both web servers, searchers, two logged-in authors, an editor saving through the REST
+API): app-master killed at once, no cached page fails, writes resume within 30 s, no request fails once they
+have, every confirmed save is there; log lines sent meanwhile arrive when app-master is back; it rejoins as a
+synchronous replica and a write sent straight to it is refused; a switchover moves the primary back with no
+failed request; the replica killed pauses writes for less than Patroni's ``ttl``; the primary frozen past
+``ttl`` and thawed: never two primaries at once, the write it was sent after the thaw never confirmed nor
+kept.
 """
 
 import os

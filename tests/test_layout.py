@@ -1,4 +1,7 @@
-"""The layout rules of the repository (docs/architecture.rst) and README.rst's promises."""
+"""The layout rules: top-level files only extend and set values, each parses and every part has a recipe,
+fragments carry banners, never extend base.cfg nor reset ``parts``, defaults have comments, the README starts
+with the two commands and ``.ci/run`` runs the test command.
+"""
 
 import configparser
 import glob

@@ -1,8 +1,6 @@
-"""bin/loadtest's parts that need no site: the spike's phases, the edit form a
-browser would submit, the figures per class, Locust reading the settings, and
-the build refusing bad settings (naming file, section and key) while keeping
-the live etc/loadtest.conf. The scenarios against real servers:
-tests/test_end_to_end.py.
+"""The spike's phases, the edit form read as a browser submits it, nearest-rank percentiles, Locust reading the
+rendered settings and refusing an unknown one, and the build refusing bad load test settings (file, section
+and key named, live file kept).
 """
 
 import argparse

@@ -1,4 +1,6 @@
-"""bin/logs' window: the times --since and --until take, and what it refuses before asking the database."""
+"""``bin/logs``' times (a date with or without its offset, a span ago) and what it refuses before asking the
+database (a bad time, a window that ends before it starts, a view that does not exist).
+"""
 
 import datetime
 

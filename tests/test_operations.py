@@ -1,4 +1,13 @@
-"""Operations with all four servers running the real Plone site.
+"""All four servers with the real site: a line logged on each server reaches the log database with its host and
+program; nginx, Varnish, HAProxy, both instances' logs, Patroni (and PostgreSQL), etcd and supervisord all
+arrive; each view answers from real requests; ``bin/logs`` is read-only; lines of a past incident inserted
+with their times count in ``responses_per_minute``, ``what_broke`` and ``database_events`` inside
+``--since``/``--until`` only (the panic page not counted twice, a shed request counted as failed); 50 messages
+sent while every database server is down all arrive; Munin draws a PNG for every server and a plugin of each
+service and web-1 and web-2 show them to admin addresses only; an instance over its memory limit is drained
+and restarted with no failed request; a backup of the replica restored into a new Patroni cluster
+(``docs/fragments/backup.rst``'s steps) holds the backed-up page and not the later one, refused on the
+replica, and the other server copies it.
 
 Central logging: every server's rsyslog forwards its services' logs to the
 log server (app-master), whose rsyslog writes them into the logs database;

@@ -1,4 +1,8 @@
-"""provision.py makes a fresh host the production server its hostname names, in namespaces of its own.
+"""``provision.py`` on each of the four servers as root, in UTS, mount and network namespaces of its own (the
+production hostname and address, a copy of ``/etc``): the file the hostname names is built unchanged, Debian's
+units of its daemons are masked and the system's own are not, the Zope user is created, the firewall is in the
+namespace's kernel, and ``surge.service`` and ``surge-firewall.service`` are installed, enabled and pass
+``systemd-analyze verify``.
 
 Each server's run happens in new UTS, mount and network namespaces: the
 hostname is the server's production name, /etc is a copy (the hosts file

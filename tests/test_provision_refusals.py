@@ -1,5 +1,6 @@
-"""provision.py refuses before it changes anything: not root, a hostname that names no production server
-(without -c), a file that does not exist."""
+"""``provision.py`` refuses, before it changes anything, anyone but root, a hostname that names no production
+server (without ``-c``) and a file that does not exist.
+"""
 
 import subprocess
 

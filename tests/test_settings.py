@@ -1,5 +1,13 @@
-"""Every settings key has a type: a bad value of each type fails the build
-naming file, section, key and value, and changes no file of the build.
+"""Every settings key has a type: a bad value of each type fails the build naming file, section, key and value
+and changes no file; an unknown key gets a did-you-mean; a private service on every interface is refused
+however the address is written; in production, a ``[listen]`` address this machine does not have; a size or
+duration below its floor (a zero a daemon would read as no limit, forever or never), while the zeros that are
+a choice are accepted; a key nothing reads in ``[firewall]``, ``[releases]``, ``[debian]`` or ``[apply]``, and
+an option a top-level file writes into a fragment's part; in production, admin and exempt networks that reach
+the internet (five forms) while private ones build; seven pairs of settings that contradict each other, each
+refused with its numbers, while agreeing ones build; a daemon's ``binary`` that is another program
+(``/bin/true``, another daemon); in production the Zope or PostgreSQL user shared with another daemon,
+HAProxy's group root; the site's role or database named as the superuser's, the logs' or PostgreSQL's own.
 
 The small buildout extends the real base.cfg; a settings section set here is
 checked with its fragment's schema even though the fragment is not built.

@@ -1,5 +1,6 @@
-"""The systemd units' checker (surge.buildout.ops.config_checkers systemd-unit): systemd-analyze verify
-on the rendered unit, where only a command this build makes later may be missing."""
+"""The units' checker: ``systemd-analyze verify`` passes a valid unit and one whose command this build makes
+later, and refuses a missing command elsewhere, a relative one and a setting systemd would ignore.
+"""
 
 import pytest
 

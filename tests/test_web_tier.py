@@ -1,6 +1,10 @@
-"""The web tier: both web servers built by bin/cluster, every file checked by its
-daemon, and web-1's real nginx and Varnish (under its supervisord) in front of
-a stand-in backend on app-master's address.
+"""``bin/cluster`` builds all four production files unchanged with the loopback overlay and ``bin/cluster check``
+passes (and fails on a broken file); bad web settings fail and keep the live files; then web-1's real nginx
+and Varnish under its supervisord, in front of a stand-in backend: HTTP redirects, HSTS, TLS 1.2 and 1.3 but
+not 1.1, HTTP/2, the virtual host, miss then hit, members and authors passed with their class, forged class
+headers replaced, cookies stripped, PURGE and BAN only from app servers, the management interface only from
+allowed addresses, gzip, the status page, the panic page, and with the backend gone: stale pages in grace, the
+panic page for the rest, recovery without a restart.
 """
 
 import collections
