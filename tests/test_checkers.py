@@ -5,7 +5,6 @@ not go live either), and the error quotes the checker and, where the checker
 names a line, the setting behind it."""
 
 import os
-import stat
 
 import pytest
 
@@ -16,18 +15,6 @@ def bad_vcl(root):
     path = os.path.join(root, "bad-include.vcl")
     with open(path, "w") as stream:
         stream.write("sub vcl_recv {\n    set req.http.x = ;\n}\n")
-    return path
-
-
-def quoted_program(root):
-    """munin-node (it answers as munin-node does) at a path with a quote, which breaks the Perl launcher that
-    names it."""
-    folder = os.path.join(root, "it's")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "munin-node")
-    with open(path, "w") as stream:
-        stream.write('#!/bin/sh\nexec /usr/sbin/munin-node "$@"\n')
-    os.chmod(path, 0o755 | stat.S_IXUSR)
     return path
 
 
@@ -50,9 +37,6 @@ CHECKERS = [
       "comes from buildout.d/templates/pg_hba.conf.j2 line"]),
     ("app-master", "supervisord's parser", "memcached-program:stopsignal=NOPE",
      "instance-settings:zodb-cache-size=40000", ["supervisord.conf.j2 renders a file that fails its check", "NOPE"]),
-    ("app-slave", "perl -c", "munin-node-settings:binary={program}", "instance-settings:zodb-cache-size=40000",
-     ["munin-node.pl.j2 renders a file that fails its check",
-      "it uses the command line: [munin-node-settings] binary"]),
 ]
 
 
@@ -61,7 +45,15 @@ CHECKERS = [
 def test_a_file_its_daemon_refuses_fails_the_build_and_changes_no_file(cluster, server, checker, bad, harmless,
                                                                         says):
     root, _ = cluster
-    bad = bad.format(vcl=bad_vcl(root), program=quoted_program(root))
+    bad = bad.format(vcl=bad_vcl(root))
     output = bad_setting_fails_and_keeps_live_files(os.path.join(root, server), bad, says[0], (), harmless)
     for text in says[1:]:
         assert text in output
+
+
+def test_a_pages_policy_that_would_end_nginxs_value_fails_before_nginx_sees_it(cluster):
+    """The logs report's Content Security Policy lands between nginx's double quotes, as the site's does."""
+    root, _ = cluster
+    bad_setting_fails_and_keeps_live_files(
+        os.path.join(root, "app-master"), "logs-http-config:content-security-policy=default-src \u2018none\u2019",
+        "[logs-http-config] content-security-policy = 'default-src \u2018none\u2019' is not a Content Security Policy")

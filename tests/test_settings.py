@@ -43,6 +43,16 @@ BAD_VALUES = [
     ("nginx-settings", "zmi-allow", "10.0.0.0/33", "which is not an address or network"),
     ("nginx-settings", "mime-types", "/nonexistent/mime.types", "is not a file on this machine"),
     ("varnish-settings", "binary", "/nonexistent/varnishd", "is not a file on this machine"),
+    # Paths that would end or comment out the value they land in (nginx's alias, Perl, shell).
+    ("nginx-settings", "static-root", "/srv/surge static", "has ' ', which ends or comments out a value"),
+    ("nginx-settings", "static-root", "/srv/static;deny", "has ';', which ends or comments out a value"),
+    ("settings", "syslog-socket", "/run/surge#log.sock", "has '#', which ends or comments out a value"),
+    ("munin-node-settings", "binary", "/usr/local/it's/munin-node", "has \"'\", which ends or comments out"),
+    ("varnish-settings", "includes", "/etc/passwd /etc/varnish/\u2019b.vcl", "which ends or comments out"),
+    # A policy pasted with typographic quotes, or one that closes nginx's double quotes.
+    ("nginx-settings", "content-security-policy", "default-src \u2018self\u2019", "is not a Content Security Policy"),
+    ("nginx-settings", "content-security-policy", "default-src 'self'\"; add_header X-Hack 1; #",
+     "is not a Content Security Policy"),
     # A program that is not the daemon: /bin/true passes every check, another daemon checks another syntax.
     ("haproxy-settings", "binary", "/bin/true", "is not haproxy: '/bin/true -v' says 'nothing'"),
     ("firewall-settings", "binary", "/usr/sbin/nginx", "is not nft: '/usr/sbin/nginx --version' says"),

@@ -137,6 +137,10 @@ class Boolean(Choice):
     choices: tuple = ("true", "false")
 
 
+# Characters that end a value, start a comment or expand in one of the files a path reaches.
+UNSAFE_IN_PATH = re.compile(r"[\s'\"\u2018\u2019\u201c\u201d;#{}$\\`|&<>*?]")
+
+
 @dataclass
 class Path(Type):
     """An absolute path; with ``exists`` it must be a file (``executable``: a program) or, with ``directory``, a
@@ -163,6 +167,11 @@ class Path(Type):
     def path_problem(self, path):
         if not os.path.isabs(path) or "\n" in path:
             return "is not an absolute path"
+        unsafe = UNSAFE_IN_PATH.search(path)
+        if unsafe:
+            return (f"has {unsafe.group()!r}, which ends or comments out a value in the files it reaches "
+                    "(nginx, Varnish, HAProxy, Perl, shell): name a path without white space, quotes, ; # { } $ "
+                    "\\ ` | & < > * ?")
         if not self.exists:
             return None
         if self.directory:
@@ -356,6 +365,15 @@ NGINX_RATE = Text(r"[1-9][0-9]{0,6}r/[sm]", "a rate such as 10r/s or 30r/m")
 RSYSLOG_SIZE = Quantity("size", ("k", "m", "g"), examples="512m or 2g")
 SECONDS = Integer(1, unit="seconds")
 PROGRAM = Path(exists=True, executable=True)
+# A Content Security Policy: known directives, each with its sources, separated by ";". A keyword is in
+# ASCII single quotes ('self'); no double quote, typographic quote, backslash or $ (they end nginx's value).
+CSP_DIRECTIVE = (r"((default|script|style|img|connect|font|object|media|frame|child|worker|manifest|prefetch)-src"
+                 r"(-elem|-attr)?|frame-ancestors|form-action|base-uri|report-uri|report-to|sandbox|trusted-types"
+                 r"|upgrade-insecure-requests|require-trusted-types-for)( +('[A-Za-z0-9+/=_-]+'|[^\s;'\"\\$"
+                 "\u2018\u2019\u201c\u201d]+))*")
+CSP_POLICY = Text(rf" *{CSP_DIRECTIVE}( *; *{CSP_DIRECTIVE})*( *;)? *",
+                  "a Content Security Policy: DIRECTIVE SOURCES; ... (keywords in ASCII single quotes; no \", "
+                  "\\ or $)")
 NGINX = Daemon("nginx", ("-v",), r"^nginx version: nginx/")
 VARNISHD = Daemon("varnishd", ("-V",), r"^varnishd \(varnish-")
 VARNISHNCSA = Daemon("varnishncsa", ("-V",), r"varnishncsa \(varnish-")

@@ -39,6 +39,7 @@ import subprocess
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
 from surge.buildout.schema import (
+    CSP_POLICY,
     EXISTING_FILE,
     NGINX,
     NGINX_RATE,
@@ -56,12 +57,6 @@ from surge.buildout.schema import (
     Setting,
     Text,
 )
-
-# A Content Security Policy: known directives, each with its values, separated by ";".
-CSP_DIRECTIVE = (r"((default|script|style|img|connect|font|object|media|frame|child|worker|manifest|prefetch)-src"
-                 r"(-elem|-attr)?|frame-ancestors|form-action|base-uri|report-uri|report-to|sandbox|trusted-types"
-                 r"|upgrade-insecure-requests|require-trusted-types-for)( [^;\"\\$]+)?")
-CSP = rf" *{CSP_DIRECTIVE}(; *{CSP_DIRECTIVE})*;? *"
 
 SETTINGS = Schema("nginx-settings", {
     "binary": Setting(NGINX),
@@ -89,8 +84,7 @@ SETTINGS = Schema("nginx-settings", {
     "referrer-policy": Setting(Choice((
         "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "same-origin",
         "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"))),
-    "content-security-policy": Setting(Text(CSP, "a Content Security Policy: DIRECTIVE VALUES; ... (no \", \\ or $)"),
-                                       empty=True),
+    "content-security-policy": Setting(CSP_POLICY, empty=True),
     "csp-report-only": Setting(Boolean()),
     "login-paths": Setting(Regex()),
     "login-rate": Setting(NGINX_RATE),
