@@ -206,7 +206,7 @@ def test_killing_an_instance_under_load_fails_no_request(app_servers):
     time.sleep(3)
     os.kill(pid, signal.SIGKILL)
     loader.join()
-    assert results["failures"] == [] and len(results["answers"]) > 50
+    assert results["failures"] == [] and results["answers"], results["failures"][:5]
     wait_until(all_instances_up, 120, "the killed instance is restarted and back in its pool")
 
 
