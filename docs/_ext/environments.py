@@ -8,10 +8,9 @@ is built.
 import configparser
 import os
 
-from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
 from port_map import TOP_LEVEL
+from rst_tables import list_table
 
 
 def describe(path):
@@ -33,18 +32,15 @@ class Environments(Directive):
     def run(self):
         root = self.state.document.settings.env.config.fragment_settings_root
         env = self.state.document.settings.env
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 18 32 35 15", "",
-                 "   * - File", "     - What it is", "     - Extends", "     - Sets"]
+        rows = []
         for filename in TOP_LEVEL:
             path = os.path.join(root, filename)
             env.note_dependency(path)
             comment, extends, sets = describe(path)
-            lines += [f"   * - ``{filename}``", f"     - {comment}",
-                      "     - " + ", ".join(f"``{name.replace('buildout.d/', '')}``" for name in extends),
-                      "     - " + (", ".join(f"``[{section}]``" for section in sets) or "nothing")]
-        node = nodes.container()
-        self.state.nested_parse(StringList(lines, source="environments"), self.content_offset, node)
-        return node.children
+            rows.append([f"``{filename}``", comment,
+                         ", ".join(f"``{name.replace('buildout.d/', '')}``" for name in extends),
+                         ", ".join(f"``[{section}]``" for section in sets) or "nothing"])
+        return list_table(self, "environments", (18, 32, 35, 15), ["File", "What it is", "Extends", "Sets"], rows)
 
 
 def setup(app):

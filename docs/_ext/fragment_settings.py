@@ -10,9 +10,8 @@ it with, so neither can disagree.
 import os
 import re
 
-from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
+from rst_tables import list_table
 
 KEY = re.compile(r"^([\w.-]+)\s*=\s*(.*)$")
 
@@ -66,19 +65,14 @@ class FragmentSettings(Directive):
         from surge.buildout.schemas import SCHEMAS
 
         schema = SCHEMAS.get(self.arguments[1])
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 22 33 25", "",
-                 "   * - Setting", "     - Default", "     - Why", "     - Accepts"]
+        table = []
         for key, default, reason in rows:
-            lines += [f"   * - ``{key}``"]
             default_lines = [cell(part) for part in default.splitlines()] or [cell("")]
-            lines += ["     - | " + default_lines[0]] + [f"       | {part}" for part in default_lines[1:]]
-            lines += [f"     - {reason or 'no reason given'}"]
             setting = schema.keys.get(key) if schema else None
-            lines += [f"     - {escape(setting.accepts()) if setting else 'no type: the build refuses it'}"]
-        container = StringList(lines, source=path)
-        node = nodes.container()
-        self.state.nested_parse(container, self.content_offset, node)
-        return node.children
+            table.append([f"``{key}``", "\n".join(f"| {part}" for part in default_lines),
+                          reason or "no reason given",
+                          escape(setting.accepts()) if setting else "no type: the build refuses it"])
+        return list_table(self, path, (20, 22, 33, 25), ["Setting", "Default", "Why", "Accepts"], table)
 
 
 def setup(app):

@@ -6,9 +6,8 @@ lines ``bin/logs --help`` lists, so the table cannot drift from the schema.
 
 import os
 
-from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
+from rst_tables import list_table
 
 
 class LogViews(Directive):
@@ -18,13 +17,8 @@ class LogViews(Directive):
         root = self.state.document.settings.env.config.fragment_settings_root
         schema = os.path.join(root, "buildout.d", "sql", "logs.sql")
         self.state.document.settings.env.note_dependency(schema)
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 30 70", "",
-                 "   * - View", "     - Answers"]
-        for name, text in views_in(schema).items():
-            lines += [f"   * - ``{name}``", f"     - {text}"]
-        node = nodes.container()
-        self.state.nested_parse(StringList(lines, source="log-views"), self.content_offset, node)
-        return node.children
+        rows = [[f"``{name}``", text] for name, text in views_in(schema).items()]
+        return list_table(self, "log-views", (30, 70), ["View", "Answers"], rows)
 
 
 def setup(app):

@@ -12,9 +12,8 @@ import glob
 import logging
 import os
 
-from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
+from rst_tables import list_table
 
 TOP_LEVEL = ["buildout.cfg", "prod-web-1.cfg", "prod-web-2.cfg", "prod-app-master.cfg", "prod-app-slave.cfg"]
 
@@ -71,15 +70,10 @@ class PortMap(Directive):
         env = self.state.document.settings.env
         for path in glob.glob(os.path.join(root, "*.cfg")) + glob.glob(os.path.join(root, "buildout.d", "*.cfg")):
             env.note_dependency(path)
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 18 27 15 20", "",
-                 "   * - Server", "     - Service", "     - Address", "     - Port", "     - Added by"]
-        for filename in TOP_LEVEL:
-            for service, host, ports, origin in listen_entries(root, filename):
-                lines += [f"   * - ``{filename}``", f"     - {service}", f"     - ``{host}``",
-                          f"     - {ports}", f"     - ``{origin}``"]
-        node = nodes.container()
-        self.state.nested_parse(StringList(lines, source="port-map"), self.content_offset, node)
-        return node.children
+        rows = [[f"``{filename}``", service, f"``{host}``", ports, f"``{origin}``"]
+                for filename in TOP_LEVEL for service, host, ports, origin in listen_entries(root, filename)]
+        return list_table(self, "port-map", (20, 18, 27, 15, 20),
+                          ["Server", "Service", "Address", "Port", "Added by"], rows)
 
 
 def setup(app):

@@ -10,9 +10,8 @@ import ast
 import glob
 import os
 
-from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
+from rst_tables import list_table
 from sphinx.errors import ExtensionError
 
 
@@ -28,14 +27,11 @@ class TestModules(Directive):
     def run(self):
         root = self.state.document.settings.env.config.fragment_settings_root
         env = self.state.document.settings.env
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 75", "",
-                 "   * - Module", "     - What it proves"]
+        rows = []
         for path in sorted(glob.glob(os.path.join(root, "tests", "test_*.py"))):
             env.note_dependency(path)
-            lines += [f"   * - ``{os.path.basename(path)}``", f"     - {first_paragraph(path)}"]
-        node = nodes.container()
-        self.state.nested_parse(StringList(lines, source="test-modules"), self.content_offset, node)
-        return node.children
+            rows.append([f"``{os.path.basename(path)}``", first_paragraph(path)])
+        return list_table(self, "test-modules", (25, 75), ["Module", "What it proves"], rows)
 
 
 def setup(app):
