@@ -118,6 +118,12 @@ def built(tmp_path_factory):
     return made
 
 
+def production_fails(built, overrides, *says):
+    """A production build of BUILT (its secret strong) with OVERRIDES fails saying SAYS and changes no file."""
+    built.secrets(zope_admin_password=STRONG)
+    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, **overrides}, *says)
+
+
 @pytest.mark.parametrize("section, key, value, says", first_of_each_type(),
                          ids=[f"{type_of(s, k)}-{s}-{k}" for s, k, _, _ in first_of_each_type()])
 def test_bad_value_of_each_type_fails_the_build_and_changes_no_file(built, section, key, value, says):
@@ -218,8 +224,7 @@ def test_settings_that_agree_build(case):
      "buildout.cfg: [haproxy-settings] group = 'root' is root's group"),
 ])
 def test_in_production_an_identity_that_gives_the_server_away_is_refused(built, overrides, says):
-    built.secrets(zope_admin_password=STRONG)
-    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, **overrides}, says)
+    production_fails(built, overrides, says)
 
 
 @pytest.mark.parametrize("key, value, whose", [
@@ -258,11 +263,9 @@ def test_a_private_service_on_every_interface_is_refused(built, host):
 
 
 def test_in_production_an_address_this_machine_does_not_have_is_refused(built):
-    built.secrets(zope_admin_password=STRONG)
     # 192.0.2.1 is TEST-NET-1: no machine has it.
-    fails_and_keeps_live_file(built, {"settings": {"mode": "production"},
-                                      "listen": {"demo": "192.0.2.1:${ports:demo}"}},
-                              "buildout.cfg: [listen] demo = '192.0.2.1:", "is no address of this machine")
+    production_fails(built, {"listen": {"demo": "192.0.2.1:${ports:demo}"}},
+                     "buildout.cfg: [listen] demo = '192.0.2.1:", "is no address of this machine")
 
 
 @pytest.mark.parametrize("key, value", [
@@ -273,10 +276,8 @@ def test_in_production_an_address_this_machine_does_not_have_is_refused(built):
     ("limit-exempt", "2000::/3"),
 ])
 def test_in_production_admin_and_exempt_networks_reaching_the_internet_are_refused(built, key, value):
-    built.secrets(zope_admin_password=STRONG)
-    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "nginx-settings": {key: value}},
-                              f"buildout.cfg: [nginx-settings] {key} = {value!r} has ",
-                              "which is not loopback or a private range")
+    production_fails(built, {"nginx-settings": {key: value}}, f"buildout.cfg: [nginx-settings] {key} = {value!r} has ",
+                     "which is not loopback or a private range")
 
 
 def test_in_production_private_admin_and_exempt_networks_are_accepted(case):
@@ -294,9 +295,7 @@ def test_a_wildcard_named_on_purpose_is_accepted(case):
 
 
 def test_root_as_a_service_user_is_refused_in_production(built):
-    built.secrets(zope_admin_password=STRONG)
-    fails_and_keeps_live_file(built, {"settings": {"mode": "production"}, "users": {"zope": "root"}},
-                              "buildout.cfg: [users] zope = 'root' is root")
+    production_fails(built, {"users": {"zope": "root"}}, "buildout.cfg: [users] zope = 'root' is root")
 
 
 @pytest.mark.parametrize("name", [name for name in TOP_LEVEL_FILES if name.startswith("prod-")])
