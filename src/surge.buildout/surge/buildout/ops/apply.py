@@ -14,11 +14,15 @@ new one (``[apply] actions``: ``FILE ACTION ARGUMENTS...``):
 ``vcl VARNISHADM ADMIN SECRET``
     Varnish compiles the new VCL beside the running one and switches to it
     (varnishadm vcl.load, vcl.use); the cache stays.
-``patroni PATRONICTL CONFIG``
-    Patroni reloads its configuration and PostgreSQL's (patronictl reload of
-    this member, its name and scope read from CONFIG, patroni.yml);
-    PostgreSQL restarts only when a changed parameter needs it (patronictl
-    restart --pending: the instances' retries carry their requests over it).
+``patroni PROGRAM PATRONICTL CONFIG``
+    Patroni reloads its configuration and PostgreSQL's (supervisorctl signal
+    HUP: unlike patronictl reload, this works when the REST API's own
+    password is what changed); PostgreSQL restarts only when a changed
+    parameter needs it (patronictl restart --pending of this member, its name
+    and scope read from CONFIG, patroni.yml: the instances' retries carry
+    their requests over it), or, on a replica, when the replication password
+    changed (Patroni keeps the old one in the replica's pgpass until
+    PostgreSQL restarts).
 ``supervisor``
     supervisorctl reread, then update of the changed programs only; the Zope
     instances' program is refused (update restarts all of them at once):
@@ -47,7 +51,7 @@ import sys
 import time
 
 # Each action and the arguments it takes.
-ACTIONS = {"signal": 2, "restart": 1, "vcl": 3, "patroni": 2, "supervisor": 0, "rolling": 1, "firewall": 1}
+ACTIONS = {"signal": 2, "restart": 1, "vcl": 3, "patroni": 3, "supervisor": 0, "rolling": 1, "firewall": 1}
 INSTANCES = "instance"
 # Seconds to wait for PostgreSQL to say a changed parameter needs a restart.
 PENDING_SECONDS = 12
@@ -133,10 +137,15 @@ class Applier:
             self.run([*command, "vcl.discard", old], f"Varnish discarding {old}")
         return f"Varnish switched to {name}"
 
-    def patroni(self, path, patronictl, config):
+    def patroni(self, path, program, patronictl, config):
         scope, member = (self.patroni_value(config, key) for key in ("scope", "name"))
         base = [patronictl, "-c", config]
-        self.run([*base, "reload", scope, member, "--force"], "Patroni reloading")
+        self.run([self.supervisorctl, "signal", "HUP", program], "Patroni reloading")
+        if self.stale_stream_password(config):
+            # A replica streams with the password Patroni wrote into its pgpass when PostgreSQL started, and a
+            # reload leaves it there: the next reconnect would be refused. A restart writes the new one.
+            self.run([*base, "restart", scope, member, "--force"], "Patroni restarting PostgreSQL")
+            return f"PostgreSQL of {member} reloaded and restarted (its replication password changed)"
         # PostgreSQL flags a changed parameter that needs a restart once it has reloaded.
         deadline = time.monotonic() + PENDING_SECONDS
         while not self.pending_restart(base, scope, member):
@@ -149,6 +158,22 @@ class Applier:
     def pending_restart(self, base, scope, member):
         listing = self.run([*base, "list", "--format", "json", scope], "Patroni listing its members")
         return any(row.get("Member") == member and row.get("Pending restart") for row in json.loads(listing))
+
+    @staticmethod
+    def stale_stream_password(config):
+        """True when this member is a replica whose pgpass holds another replication password than CONFIG."""
+        with open(config) as stream:
+            text = stream.read()
+        pgpass = re.search(r"^\s+pgpass:\s*(\S.*)$", text, re.M)
+        password = re.search(r"^\s+replication:\n\s+username:.*\n\s+password:\s*(\S.*)$", text, re.M)
+        if not (pgpass and password):
+            raise ApplyError(f"{config} has no pgpass or no replication password")
+        try:
+            with open(json.loads(pgpass[1])) as stream:
+                stored = [line.split(":", 4)[-1] for line in stream.read().splitlines() if line.count(":") >= 4]
+        except FileNotFoundError:
+            return False  # a primary streams from nobody
+        return any(value != json.loads(password[1]) for value in stored)
 
     @staticmethod
     def patroni_value(config, key):
