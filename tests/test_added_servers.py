@@ -30,6 +30,7 @@ extends =
     buildout.d/prod-base.cfg
     buildout.d/firewall.cfg
     buildout.d/supervisor.cfg
+    buildout.d/remote.cfg
     buildout.d/rsyslog.cfg
     buildout.d/munin-node.cfg
     buildout.d/memcached.cfg

@@ -68,6 +68,9 @@ BAD_VALUES = [
     ("topology", "app-servers", "app-master nowhere", "which is no key of [hosts]"),
     ("nginx-settings", "resolver", "0.0.0.0", "which is not a host name or IP address"),
     ("backup-settings", "owners", "surge:surge", "which is not DATABASE=ROLE"),
+    ("remote-settings", "shell", 'ssh -o "ProxyCommand=nc x" root@{address}', "is not a command line of words"),
+    ("remote-settings", "shell", "ssh root@{host}", "is not a command line of words"),
+    ("remote-settings", "directory", "/srv/{server}/$HOME", "is not an absolute path, with {server}"),
     ("loadtest-settings", "member-think", "3..10", "is not MIN-MAX seconds"),
     ("nginx-settings", "worker-processes", "many", "is not auto or a number of processes"),
     # A zero that a daemon reads as "no limit", "forever" or "never", and values too small to mean anything.

@@ -125,8 +125,16 @@ LOGS_REPORT = Schema("logs-report-settings", {
     "nginx": Setting(NGINX),
 })
 
+# A command line or path with {server} and {address} in it, without quotes: it lands in a generated script.
+_TEMPLATE = r"(?:[\w@./=:,+-]|\{server\}|\{address\})"
+REMOTE = Schema("remote-settings", {
+    "shell": Setting(Text(rf"{_TEMPLATE}+(?: {_TEMPLATE}+)*", "a command line of words, {server} and {address}")),
+    "directory": Setting(Text(rf"/{_TEMPLATE}*", "an absolute path, with {server} and {address}")),
+    "build": Setting(Text(rf"{_TEMPLATE}+(?: {_TEMPLATE}+)*", "a command line of words")),
+})
+
 SCHEMAS = {schema.section: schema for schema in (
-    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS, LOGS_REPORT, DATABASE_CLIENT,
+    BASE, TOPOLOGY, INSTANCE, DEV_INSTANCE, RELSTORAGE, MEMCACHED, BACKUP, DOCS, LOGS_REPORT, DATABASE_CLIENT, REMOTE,
     varnish.SETTINGS, nginx.SETTINGS, haproxy.SETTINGS, postgres.SETTINGS, supervisor.SETTINGS, rsyslog.SETTINGS,
     munin.NODE_SETTINGS, munin.MASTER_SETTINGS, wsgi.SETTINGS, loadtest.SETTINGS, firewall.SETTINGS,
     etcd.SETTINGS, patroni.SETTINGS,
