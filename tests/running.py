@@ -102,6 +102,33 @@ def write_session(send, root, name, value):
     return headers["Set-Cookie"].split(";", 1)[0], headers
 
 
+def login(root, address):
+    """The __ac cookie of a login through ADDRESS."""
+    form = urllib.parse.urlencode({"__ac_name": "admin", "__ac_password": admin_password(root),
+                                   "buttons.login": "Log in", "came_from": ""})
+    status, headers, body = https(root, address, "/login", "POST",
+                                  {"Content-Type": "application/x-www-form-urlencoded"}, form)
+    cookies = [value for key, value in headers.items() if key.lower() == "set-cookie" and value.startswith("__ac=")]
+    assert status in (200, 302) and cookies, (status, body[:500])
+    return cookies[0].split(";", 1)[0]
+
+
+def admin_json(root):
+    return {"Authorization": admin_authorization(root), "Accept": "application/json",
+            "Content-Type": "application/json"}
+
+
+def published_page(root, title):
+    """A new published page made through web-1; its path."""
+    headers = admin_json(root)
+    status, _, body = https(root, WEB_1, "/", "POST", headers, json.dumps({"@type": "Document", "title": title}))
+    assert status == 201, body
+    path = urllib.parse.urlsplit(json.loads(body)["@id"]).path
+    status, _, body = https(root, WEB_1, f"{path}/@workflow/publish", "POST", headers, "{}")
+    assert status == 200, body
+    return path
+
+
 def create_document(root, host, port, title):
     """A new page made through the instance at HOST:PORT (plone.restapi); its path under VHM."""
     headers = {"Authorization": admin_authorization(root), "Accept": "application/json",

@@ -1,5 +1,7 @@
 """``bin/cluster up`` starts all four servers and prints the URLs, ``status`` shows every program running, ``up``
-again changes nothing (same supervisord processes, the site not created twice); a setting of each daemon
+again changes nothing (same supervisord processes, the site not created twice); six secrets of five kinds
+rotated with ``bin/rotate-secret`` under load with no failed request (the logins PostgreSQL refused meanwhile
+printed), each new value in use and the old one refused, a member still logged in; a setting of each daemon
 changed on web-1, app-master and app-slave and taken with ``bin/apply`` (nginx reloaded, Varnish's VCL
 switched, HAProxy reloaded, PostgreSQL reloaded on one and restarted where a parameter needs it on the other,
 the instances restarted one at a time, rsyslog restarted, one supervisord program updated), bin/apply saying
@@ -8,10 +10,15 @@ request; a rolling restart stops at an instance that cannot start; ``down`` leav
 and no open port.
 """
 
+import base64
+import contextlib
+import json
 import os
 import re
 import stat
+import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -29,8 +36,12 @@ from running import (
     all_instances_up,
     https,
     load_with,
+    login,
     request,
+    sql,
+    write_session,
 )
+from surge.buildout import secretsfile
 
 SERVERS = SERVER_NAMES
 pytestmark = pytest.mark.slow
@@ -133,10 +144,10 @@ def retry_after(root):
     return https(root, WEB_1, "/_surge/busy")[1]["Retry-After"]
 
 
-def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(site):
-    """Each server rebuilt with changed settings and bin/apply run, under load through both web servers
-    and app-master's HAProxy; afterwards rebuilt as it was (the module's last test stops it)."""
-    root, _ = site
+@contextlib.contextmanager
+def under_load(root):
+    """Load through both web servers and app-master's HAProxy while the block runs: {name: (answers, failures)}
+    once it ends."""
     stop, results = threading.Event(), {}
 
     def through(name, ask):
@@ -146,22 +157,124 @@ def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(si
         threading.Thread(target=through, args=("members via HAProxy", lambda: request(
             APP_MASTER, HAPROXY, f"{VHM}/news", headers={"X-Surge-Class": "member"})[0])),
         threading.Thread(target=through, args=("uncached pages via web-1", lambda: https(
-            root, WEB_1, f"/news?apply={uuid.uuid4().hex}")[0])),
+            root, WEB_1, f"/news?load={uuid.uuid4().hex}")[0])),
         threading.Thread(target=through, args=("cached pages via web-2", lambda: https(root, WEB_2, "/news")[0])),
     ]
     for loader in loaders:
         loader.start()
-    done = {}
     try:
-        for server, (settings, _) in CHANGES.items():
-            done[server] = rebuild_and_apply(root, server, settings)
-        wait_until(lambda: retry_after(root) == "37", 30, "nginx's new Retry-After")
-        changed = (postgres_setting(root, "app-master", "work_mem"),
-                   postgres_setting(root, "app-slave", "shared_buffers"))
+        yield results
     finally:
         stop.set()
         for loader in loaders:
             loader.join()
+
+
+def no_request_failed(results):
+    for name, (answers, failures) in results.items():
+        print(f"{name}: {len(answers)} answered, {len(failures)} failed")
+        assert failures == [] and answers, (name, failures[:5])
+
+
+# Secrets rotated under load, each with a check that the new value is the one in use.
+ROTATED = ("postgres-site-password", "postgres-replication-password", "patroni-api-password", "beaker-secret",
+           "zope-admin-password", "varnish-admin-secret")
+
+
+def rotate(root, name):
+    """bin/rotate-secret NAME, run on app-master: the lines it printed."""
+    directory = os.path.join(root, "app-master")
+    output = run([os.path.join(directory, "bin", "rotate-secret"), name], cwd=directory, timeout=1800).stdout
+    return [line for line in output.splitlines() if line.startswith("rotate-secret: ")]
+
+
+def site_login_works(root, password):
+    """True when the site's database role logs in with PASSWORD (over TCP, as the instances do)."""
+    result = subprocess.run(
+        ["/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-c", "SELECT 1",
+         f"host={APP_MASTER} port=5432 dbname=surge user=surge"],
+        env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    return result.returncode == 0
+
+
+def admin_status(root, password):
+    """Status of the site's user list (the REST API's, for Managers) through app-master's HAProxy with the Zope
+    admin's PASSWORD."""
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    return request(APP_MASTER, HAPROXY, f"{VHM}/@users",
+                   headers={"Authorization": f"Basic {token}", "Accept": "application/json"})[0]
+
+
+def test_each_secret_is_rotated_under_load_with_no_failed_request(site):
+    """bin/rotate-secret for six secrets of five kinds, one after the other, under load; each new value is
+    the one in use afterwards and the old one is not. A member logged in before stays logged in; what the
+    session held is lost (the documented cost of a new Beaker secret)."""
+    root, _ = site
+    secrets_file = os.path.join(root, "secrets.cfg")
+    before = secretsfile.read(secrets_file)
+    member = login(root, WEB_1)
+    send = lambda *args: https(root, WEB_1, *args)  # noqa: E731
+    session, _ = write_session(send, root, "basket", "three apples")
+    cookies = {"Cookie": f"{member}; {session}"}
+    assert json.loads(send("/@@surge-session", "GET", cookies, None)[2])["values"] == {"basket": "three apples"}
+    said, took = {}, {}
+    logs = [os.path.join(root, server, "var", "log", "patroni.log") for server in ("app-master", "app-slave")]
+    offsets = {path: os.path.getsize(path) for path in logs}
+    with under_load(root) as results:
+        for name in ROTATED:
+            started = time.monotonic()
+            said[name] = rotate(root, name)
+            took[name] = time.monotonic() - started
+    after = secretsfile.read(secrets_file)
+    for name in ROTATED:
+        print(f"{name}: rotated in {took[name]:.0f} s")
+        assert after[name] != before[name] and said[name][-1].startswith(f"rotate-secret: done: {name}"), said[name]
+    no_request_failed(results)
+    # The logins PostgreSQL refused meanwhile (its log is Patroni's): connections an instance not yet restarted
+    # opened with the old password (docs/operations/rotate-a-secret.rst); printed, not asserted.
+    for path, offset in offsets.items():
+        with open(path, errors="replace") as stream:
+            stream.seek(offset)
+            refused = sum("password authentication failed" in line for line in stream)
+        print(f"{path}: {refused} logins refused during the rotations")
+    assert site_login_works(root, after["postgres-site-password"])
+    assert not site_login_works(root, before["postgres-site-password"])
+    # The replica streams again, over a connection opened with the new password.
+    wait_until(lambda: sql(root, "SELECT state FROM pg_stat_replication") == [["streaming"]], 60,
+               "app-slave streaming from app-master")
+    assert admin_status(root, after["zope-admin-password"]) == 200
+    assert admin_status(root, before["zope-admin-password"]) == 401
+    for server in ("app-master", "app-slave"):
+        # The REST API takes the new password (patronictl sends it from patroni.yml).
+        run(["/usr/bin/patronictl", "-c", os.path.join(root, server, "etc", "patroni.yml"), "reload", "surge",
+             server, "--force"], cwd="/")
+    old_api = base64.b64encode(f"patroni:{before['patroni-api-password']}".encode()).decode()
+    assert request(APP_MASTER, 8008, "/reload", "POST", {"Authorization": f"Basic {old_api}"})[0] == 401
+    new_secret, old_secret = os.path.join(root, "web-1", "etc", "varnish-secret"), os.path.join(root, "old-secret")
+    with open(os.open(old_secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as stream:  # the same file, the old value
+        stream.write(open(new_secret).read().replace(after["varnish-admin-secret"], before["varnish-admin-secret"]))
+    for secret, works in ((new_secret, True), (old_secret, False)):
+        ping = run(["varnishadm", "-T", f"{WEB_1}:6082", "-S", secret, "ping"], cwd="/", check=False)
+        assert (ping.returncode == 0) == works, (secret, ping.stdout)
+    # Still logged in; the session's content is gone.
+    status, _, body = send("/@@surge-session", "GET", cookies, None)
+    assert status == 200 and "token" in json.loads(body) and json.loads(body)["values"] == {}, body
+
+
+def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(site):
+    """Each server rebuilt with changed settings and bin/apply run, under load through both web servers
+    and app-master's HAProxy; afterwards rebuilt as it was (the module's last test stops it)."""
+    root, _ = site
+    done = {}
+    try:
+        with under_load(root) as results:
+            for server, (settings, _) in CHANGES.items():
+                done[server] = rebuild_and_apply(root, server, settings)
+            wait_until(lambda: retry_after(root) == "37", 30, "nginx's new Retry-After")
+            changed = (postgres_setting(root, "app-master", "work_mem"),
+                       postgres_setting(root, "app-slave", "shared_buffers"))
+    finally:
         for server in CHANGES:
             run([os.path.join(root, server, "bin", "buildout"), "-N", "-c", "cluster.cfg"],
                 cwd=os.path.join(root, server))
@@ -169,9 +282,7 @@ def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(si
         assert len(done[server]) == len(said) and all(
             sum(bool(re.fullmatch(pattern, line)) for line in done[server]) == 1 for pattern in said), done[server]
     assert changed == ("24MB", "160MB")
-    for name, (answers, failures) in results.items():
-        print(f"{name}: {len(answers)} answered, {len(failures)} failed")
-        assert failures == [] and answers, (name, failures[:5])
+    no_request_failed(results)
     wait_until(all_instances_up, 30, "every instance back in HAProxy")
 
 

@@ -17,14 +17,22 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 
 import pytest
 
 import running
 from conftest import repo_path, run, supervisorctl, wait_until
-from running import HTTPS, WEB_1, WEB_2, admin_authorization, admin_password, all_instances_up, write_session
+from running import (
+    HTTPS,
+    WEB_1,
+    WEB_2,
+    admin_json,
+    all_instances_up,
+    login,
+    published_page,
+    write_session,
+)
 from surge.loadtest import samples
 
 pytestmark = pytest.mark.slow
@@ -45,22 +53,6 @@ def https(root, address, path, method="GET", headers=None, body=None):
     """running.https, with the body as text."""
     status, response_headers, content = running.https(root, address, path, method, headers, body)
     return status, response_headers, content.decode(errors="replace")
-
-
-def admin_json(root):
-    return {"Authorization": admin_authorization(root), "Accept": "application/json",
-            "Content-Type": "application/json"}
-
-
-def published_page(root, title):
-    """A new published page made through web-1; its path."""
-    headers = admin_json(root)
-    status, _, body = https(root, WEB_1, "/", "POST", headers, json.dumps({"@type": "Document", "title": title}))
-    assert status == 201, body
-    path = urllib.parse.urlsplit(json.loads(body)["@id"]).path
-    status, _, body = https(root, WEB_1, f"{path}/@workflow/publish", "POST", headers, "{}")
-    assert status == 200, body
-    return path
 
 
 def test_anonymous_front_page_is_the_themed_site_and_a_varnish_hit_the_second_time(site):
@@ -95,17 +87,6 @@ def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
         levels[pool] |= threads
     assert all(levels.values()), levels
     assert min(levels["shared"]) > max(levels["member"] | levels["author"]), levels
-
-
-def login(root, address):
-    """The __ac cookie of a login through ADDRESS."""
-    form = urllib.parse.urlencode({"__ac_name": "admin", "__ac_password": admin_password(root),
-                                   "buttons.login": "Log in", "came_from": ""})
-    status, headers, body = https(root, address, "/login", "POST",
-                                  {"Content-Type": "application/x-www-form-urlencoded"}, form)
-    cookies = [value for key, value in headers.items() if key.lower() == "set-cookie" and value.startswith("__ac=")]
-    assert status in (200, 302) and cookies, (status, body[:500])
-    return cookies[0].split(";", 1)[0]
 
 
 # A separate process floods, so that its requests do not slow the measuring client down.
