@@ -5,16 +5,18 @@ with their times count in ``responses_per_minute``, ``what_broke`` and ``databas
 ``--since``/``--until`` only (the panic page not counted twice, a shed request counted as failed); 50 messages
 sent while every database server is down all arrive; Munin draws a PNG for every server and a plugin of each
 service and web-1 and web-2 show them to admin addresses only; an instance over its memory limit is drained
-and restarted with no failed request; a backup of the replica restored into a new Patroni cluster
-(``docs/fragments/backup.rst``'s steps) holds the backed-up page and not the later one, refused on the
-replica, and the other server copies it.
+and restarted with no failed request; ``bin/restore-site`` puts a backup in place of the running site's
+database (the later page gone through the app tier and a web server, the previous database kept aside with
+it); a backup of the replica restored into a new Patroni cluster
+(``docs/operations/back-up-and-restore.rst``'s steps) holds the backed-up page and not the later one, refused
+on the replica, and the other server copies it.
 
 Central logging: every server's rsyslog forwards its services' logs to the
 log server (app-master), whose rsyslog writes them into the logs database;
 the views answer the common questions; nothing is lost while the database is
 down. Munin: the master graphs every server's services, shown over HTTPS to the
-admin addresses. Backups: a dump restored into a fresh cluster holds what it
-held.
+admin addresses. Backups: a dump restored in place, or into a fresh cluster,
+holds what it held.
 """
 
 import csv
@@ -23,6 +25,7 @@ import glob
 import io
 import json
 import os
+import re
 import stat
 import uuid
 
@@ -48,6 +51,7 @@ from running import (
     https,
     load,
     log,
+    published_page,
     request,
     sql,
     web_server_running,
@@ -378,8 +382,37 @@ def title_of(root, path):
     return json.loads(body)["title"] if status == 200 else status
 
 
+def objects_in(site, server, database):
+    """How many objects a site database of SERVER's PostgreSQL holds (RelStorage's object_state rows)."""
+    socket_dir = os.path.join(site, server, "var", "run", "postgresql")
+    return int(run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-h",
+                    socket_dir, "-d", database, "-c", "SELECT count(*) FROM object_state"], cwd="/").stdout)
+
+
+def test_a_backup_restored_in_place_replaces_the_content_and_keeps_the_previous_aside(site):
+    primary = cluster_running.primary(site)
+    directory = os.path.join(site, primary)
+    kept = create_document(site, APP_MASTER, BASE, "Kept by the backup")
+    run(["runuser", "-u", "postgres", "--", os.path.join(directory, "bin", "backup")], cwd="/")
+    dump = sorted(glob.glob(os.path.join(directory, "var", "backups", "surge", "surge-*.dump")))[-1]
+    lost = published_page(site, "Written after the backup")
+    for web in (WEB_1, WEB_2):
+        assert https(site, web, lost)[0] == 200  # now in both Varnishes' caches too
+    before = objects_in(site, primary, "surge")
+    output = run([os.path.join(directory, "bin", "restore-site"), dump], cwd=directory, timeout=900).stdout
+    print(output)
+    assert "restore-site: done: the site answers from" in output, output
+    aside = re.search(r"kept as (surge_before_\d{8}T\d{6}Z)", output)[1]
+    wait_until(all_instances_up, 180, "every instance up on the restored database")
+    assert title_of(site, kept) == "Kept by the backup"
+    assert title_of(site, lost) == 404
+    assert https(site, WEB_1, lost)[0] == 404 and https(site, WEB_2, lost)[0] == 404
+    # The previous database, with the later page, is kept under its new name.
+    assert objects_in(site, primary, aside) == before > objects_in(site, primary, "surge")
+
+
 def test_a_backup_restored_into_a_fresh_cluster_holds_the_backed_up_content(site):
-    """docs/fragments/backup.rst's steps: a dump of the replica, both databases gone, the cluster record
+    """docs/operations/back-up-and-restore.rst's steps: a dump of the replica, both databases gone, the cluster record
     removed from etcd, a new cluster created by Patroni, the dump restored on its primary, the other
     database server a copy of it."""
     databases = cluster_running.roles(site)["database-servers"]
