@@ -18,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 
 import jinja2
@@ -174,9 +175,11 @@ def main(*, psql, connection, database, user, secrets_file, secret, schema_file,
         raise SystemExit(f"bin/logs-report: {schema_file} has no view {', '.join(missing)}")
     database = LogDatabase(psql=psql, connection=connection, database=database, user=user,
                            secrets_file=secrets_file, secret=secret)
+    started = time.monotonic()
     try:
         report(database, views, template, args.output, hours=int(hours), rows=int(rows))
     except LogDatabaseError as error:
         raise SystemExit(f"bin/logs-report: {error}; the last report is left as it was") from None
-    print(f"bin/logs-report: {len(views) + 1} pages in {args.output}", flush=True)
+    print(f"bin/logs-report: {len(views) + 1} pages in {args.output} in {time.monotonic() - started:.1f} s",
+          flush=True)
     return 0
