@@ -18,7 +18,7 @@ import pytest
 
 from conftest import repo_path, run, wait_until
 from running import log, sql
-from surge.buildout import secretsfile
+from surge.buildout import build_secrets, secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
 from surge.loadtest.visitors import Visitors
@@ -101,7 +101,8 @@ def psql(root, server, sql, timeout=30):
     """SQL sent straight to SERVER's PostgreSQL as the site's role: the completed process (or None on timeout)."""
     password = secretsfile.value(topology.secrets_file(root), "postgres-site-password")
     command = [PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql,
-               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname=surge user=surge"]
+               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname=surge "
+               f"user={build_secrets.login_name('surge', password)}"]
     try:
         return subprocess.run(command, env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from surge.buildout import secretsfile
+from surge.buildout import build_secrets, secretsfile
 from surge.buildout.ops import rotate_secret
 
 VALUES = {"beaker-secret": "b" * 32, "zope-admin-password": "z" * 32}
@@ -71,3 +71,19 @@ def test_a_database_password_is_not_rotated_when_no_primary_answers():
     with pytest.raises(SystemExit) as refused:
         rotate_secret.build_order(servers, "postgres-site-password")
     assert "the primary among app-master, app-slave cannot be told" in str(refused.value)
+
+
+def test_a_new_value_has_the_other_parity_so_the_site_password_goes_to_the_other_login():
+    for current in ("a", "b"):
+        value = rotate_secret.new_value(current)
+        assert build_secrets.parity(value) != current and len(value) == 32
+    assert {build_secrets.login_name("surge", rotate_secret.new_value(p)) for p in "ab"} == {"surge_a", "surge_b"}
+
+
+def test_the_database_roles_are_read_with_their_logins_word():
+    from surge.buildout.ops.remote import Server as Remote
+
+    config = {"hosts": {"app-master": "10.0.0.1"}, "postgres": {"roles": "\nsurge postgres-site-password logins\n"
+                                                                          "logs postgres-logs-password"}}
+    assert Remote("app-master", config).database_roles() == {"postgres-site-password": "surge",
+                                                              "postgres-logs-password": "logs"}

@@ -6,7 +6,8 @@ their owner and the one service reading them can open.
 A part names the secrets it uses (``secrets = beaker-secret``); an option
 that plone.recipe.zope2instance reads holds ``{secret:NAME}`` instead of
 the value, and surge.buildout:instance puts the value in while it writes
-the instance's files. ``digest()`` gives such a part an option that
+the instance's files. ``{login:NAME:ROLE}`` stands for the login role that
+holds the secret NAME as its password (``login_name``). ``digest()`` gives such a part an option that
 changes when a secret changes, so zc.buildout reinstalls it, and that
 tells nothing about the values.
 """
@@ -21,6 +22,7 @@ from surge.buildout import secretsfile
 from surge.buildout.errors import ConfigError, where
 
 PLACEHOLDER = re.compile(r"\{secret:([A-Za-z0-9_-]+)\}")
+LOGIN_PLACEHOLDER = re.compile(r"\{login:([A-Za-z0-9_-]+):([a-z_][a-z0-9_]*)\}")
 
 
 def values(buildout, names, part, key):
@@ -46,11 +48,23 @@ def digest(found):
 
 
 def placeholders(text):
-    return PLACEHOLDER.findall(text)
+    return PLACEHOLDER.findall(text) + [name for name, _ in LOGIN_PLACEHOLDER.findall(text)]
 
 
 def substitute(text, found):
+    text = LOGIN_PLACEHOLDER.sub(lambda match: login_name(match.group(2), found[match.group(1)]), text)
     return PLACEHOLDER.sub(lambda match: found[match.group(1)], text)
+
+
+def parity(value):
+    """One bit of VALUE's SHA-256, as a letter: a or b. It tells nothing useful about a strong value."""
+    return "ab"[hashlib.sha256(value.encode()).digest()[0] & 1]
+
+
+def login_name(role, value):
+    """The login role whose password is VALUE: ROLE_a or ROLE_b, by the value's parity. A new value of the
+    other parity goes to the other login, so the old one keeps working until it is retired."""
+    return f"{role}_{parity(value)}"
 
 
 def build_user():

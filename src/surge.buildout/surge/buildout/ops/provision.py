@@ -7,7 +7,9 @@ database's superuser. Patroni runs it once it created the cluster
 (post_bootstrap), and when PostgreSQL starts or changes role (callbacks),
 with arguments of its own that are only logged; on a replica it does
 nothing, since the primary's changes reach the replica by replication.
-The build runs the same two steps on a running primary.
+The build runs the same two steps on a running primary. ``--retire``
+(bin/rotate-secret, once every server has a rotated password) also stops
+the login the previous password belonged to.
 """
 
 import subprocess
@@ -24,9 +26,10 @@ def primary_here(run, bin_directory, socket_dir, port):
     return result.returncode == 0 and result.stdout.strip() == "f"
 
 
-def apply(run, bin_directory, socket_dir, port, script):
-    """Run the provisioning SCRIPT; its output; RuntimeError with psql's complaint when it fails."""
-    result = run(psql(bin_directory, socket_dir, port, "-f", script))
+def apply(run, bin_directory, socket_dir, port, script, retire=False):
+    """Run the provisioning SCRIPT (RETIRE: also the logins a rotated password left behind); its output;
+    RuntimeError with psql's complaint when it fails."""
+    result = run(psql(bin_directory, socket_dir, port, *(["-v", "retire=1"] if retire else []), "-f", script))
     if result.returncode:
         raise RuntimeError(f"{script} failed on this server's PostgreSQL:\n{result.stdout.strip()}")
     return result.stdout
@@ -41,8 +44,9 @@ def main(bin_dir, socket_dir, port, script, argv=None):
     if not primary_here(run_here, bin_dir, socket_dir, port):
         print(f"postgres-provision: not the primary ({called_with or 'no arguments'}): nothing to do", flush=True)
         return 0
+    arguments = sys.argv[1:] if argv is None else argv
     try:
-        output = apply(run_here, bin_dir, socket_dir, port, script)
+        output = apply(run_here, bin_dir, socket_dir, port, script, retire="--retire" in arguments)
     except RuntimeError as error:
         print(f"postgres-provision: {error}", file=sys.stderr, flush=True)
         return 1

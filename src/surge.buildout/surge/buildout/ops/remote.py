@@ -29,9 +29,10 @@ class Server:
         return name in config_words(self.config, "secrets", "names")
 
     def database_roles(self):
-        """{secret name: role} of the roles this server's PostgreSQL gives passwords ([postgres] roles)."""
+        """{secret name: role} of the roles this server's PostgreSQL gives passwords ([postgres] roles:
+        ROLE SECRET, and ``logins`` for a role of two logins)."""
         lines = self.config["postgres"]["roles"].splitlines() if "postgres" in self.config else []
-        return {secret: role for role, secret in (line.split() for line in lines if line.strip())}
+        return {words[1]: words[0] for words in (line.split() for line in lines) if len(words) >= 2}
 
     def database_primary(self):
         """True when this server's Patroni says its PostgreSQL is the primary (its health answer, no password)."""

@@ -3,26 +3,30 @@
 Run on any server, as root, whose root reaches every server through
 ``[remote-settings] shell`` (ssh with a key, in production). The servers
 that use NAME are those whose build names it (``[secrets] names``, read
-from each server's top-level file). In three steps, each on every one of
+from each server's top-level file). In four steps, each on every one of
 them before the next:
 
-1. store: a new random value (32 URL-safe characters) into each server's
+1. store: a new random value (32 URL-safe characters, of the other parity
+   than the current one: ``build_secrets.login_name``) into each server's
    secrets file (``bin/rotate-secret --store NAME``, the value on standard
    input: never on a command line, which other local users can read);
 2. build: each server rebuilds (every file checked before any changes).
    When NAME is a database role's password (``[postgres] roles``), the
    database's primary builds last: its build sets the role's new password
-   (bin/postgres-provision), and from then on a connection needs it. The
-   connections open before keep working (PostgreSQL checks a password when a
-   connection opens), so the instances and the replicas go on;
+   (bin/postgres-provision). The site's role has two logins, and the new
+   password goes to the one the old did not use, so every instance logs in
+   whether it has the old or the new; for the other roles, a new connection
+   needs the new password from then on, while the connections open before
+   keep working (PostgreSQL checks a password when a connection opens);
 3. apply: ``bin/apply`` on each server, in [topology] servers order: each
    daemon takes its changed files in its own safe way (the instances one at a
    time, Patroni by a reload);
 4. take: when a server's fragments say the value must go somewhere a build
-   does not reach (``[secrets] takes``: ``NAME COMMAND...``, the Zope
-   administrator's password into the database), the first server that says
-   so runs COMMAND with the value on standard input
-   (``bin/rotate-secret --take NAME``).
+   does not reach, or something must follow once every server has it
+   (``[secrets] takes``: ``NAME COMMAND...``: the Zope administrator's
+   password into the database, the old site password's login stopped),
+   each server that says so runs COMMAND with the value on standard input
+   (``bin/rotate-secret --take NAME``), in turn.
 
 A step that fails stops the rotation, naming the server and the output.
 Failed while storing, nothing was built: run it again (a new value for
@@ -37,7 +41,7 @@ import secrets as random
 import subprocess
 import sys
 
-from surge.buildout import secretsfile
+from surge.buildout import build_secrets, secretsfile
 from surge.buildout.ops.remote import RemoteError, Shell, servers
 from surge.buildout.progress import sayer
 
@@ -71,10 +75,19 @@ class Stopped(Exception):
     """A step failed: the message says where, and how to go on."""
 
 
+def new_value(current_parity):
+    """A strong random value whose parity differs from the current value's: a site password of the other
+    parity belongs to the other login, so the old login keeps working while the servers change over."""
+    while True:
+        value = random.token_urlsafe(24)
+        if build_secrets.parity(value) != current_parity:
+            return value
+
+
 def rotate(shell, build, users, name, resume=False):
     order = build_order(users, name)
     if not resume:
-        value = random.token_urlsafe(24)
+        value = new_value(shell.run(users[0], f"bin/rotate-secret --parity {name}").strip())
         try:
             for server in users:
                 shell.run(server, f"bin/rotate-secret --store {name}", input=value)
@@ -113,10 +126,10 @@ def build_and_apply(shell, build, order, users, name):
         for line in shell.run(server, "bin/apply").splitlines():
             if line.startswith("apply: ") and " changed: " not in line:
                 say(f"applied on {server.key}: {line[len('apply: '):]}")
-    taker = next((server for server in users if name in takes_of(server.config["secrets"].get("takes", ""))), None)
-    if taker is not None:
-        for line in shell.run(taker, f"bin/rotate-secret --take {name}").splitlines():
-            say(f"taken on {taker.key}: {line}")
+    for server in users:
+        if name in takes_of(server.config["secrets"].get("takes", "")):
+            for line in shell.run(server, f"bin/rotate-secret --take {name}").splitlines():
+                say(f"taken on {server.key}: {line}")
 
 
 def main(*, secrets_file, takes, directory, topology, shell, remote_directory, build, argv=None):
@@ -126,6 +139,8 @@ def main(*, secrets_file, takes, directory, topology, shell, remote_directory, b
                         help="build and apply again with the value already stored (after a failed step)")
     parser.add_argument("--store", action="store_true",
                         help="only write the value read from standard input into this server's secrets file")
+    parser.add_argument("--parity", action="store_true",
+                        help="only print the parity (a or b) of this server's value: the new one differs")
     parser.add_argument("--take", action="store_true",
                         help="only run this server's [secrets] takes command with the value of its secrets file")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -136,6 +151,9 @@ def main(*, secrets_file, takes, directory, topology, shell, remote_directory, b
         return 0
     if args.take:
         return take(secrets_file, takes, args.name)
+    if args.parity:
+        print(build_secrets.parity(secretsfile.value(secrets_file, args.name)))
+        return 0
     users = [server for server in servers(directory, topology) if server.names_secret(args.name)]
     if not users:
         raise SystemExit(f"rotate-secret: no server of the site names the secret {args.name} ([secrets] names)")

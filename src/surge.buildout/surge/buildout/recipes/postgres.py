@@ -31,6 +31,7 @@ import pwd
 import re
 import subprocess
 
+from surge.buildout import build_secrets
 from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.network import addresses_of, host_networks
 from surge.buildout.ops import provision
@@ -109,7 +110,7 @@ class PostgresProvision(Template):
         self.schema_lines = self.schemas(problems)
         fail(problems)
         # The roles' passwords: the rendered script is protected like any file holding secrets.
-        options["secrets"] = " ".join(dict.fromkeys(secret for _, secret in self.role_lines))
+        options["secrets"] = " ".join(dict.fromkeys(line[1] for line in self.role_lines))
         options["check"] = (f"{{python}} -m surge.buildout.ops.config_checkers postgres-sql {self.bin} "
                             f"{options['user']} {{file}}")
         options.setdefault("comment", "--")
@@ -117,20 +118,34 @@ class PostgresProvision(Template):
 
     def derive(self):
         return {
-            "roles": [{"name": role, "password": psql_literal(self.secrets[secret])}
-                      for role, secret in self.role_lines],
+            "roles": [self.role(role, secret, kind) for role, secret, *kind in self.role_lines],
             "databases": [{"name": database, "owner": owner} for database, owner in self.database_lines],
             "schemas": self.schema_lines,
         }
 
+    def role(self, role, secret, kind):
+        """A role of [postgres] roles for the template. ``logins``: ROLE owns and never logs in; its
+        members ROLE_a and ROLE_b do, the secret's parity naming the one with its password (the other is
+        retired with ``--retire`` once nobody uses it: bin/rotate-secret)."""
+        password = self.secrets[secret]
+        if not kind:
+            return {"name": role, "login": None, "password": psql_literal(password)}
+        login = build_secrets.login_name(role, password)
+        other = f"{role}_{'b' if login.endswith('_a') else 'a'}"
+        return {"name": role, "login": login, "retired": other, "password": psql_literal(password)}
+
     def pairs(self, key, problems):
+        """Lines of two names (roles may add ``logins``)."""
         pairs = []
         for line in self.options.get(key, "").splitlines():
             words = line.split()
             if not words:
                 continue
-            if len(words) != 2 or not NAME.match(words[0]):
-                problems.append(f"{where(self.buildout, self.name, key)}: {line.strip()!r} is not two names")
+            optional = ("logins",) if key == "roles" else ()
+            if len(words) not in (2, 2 + len(optional)) or not NAME.match(words[0]) or words[2:] not in (
+                    [], list(optional)):
+                problems.append(f"{where(self.buildout, self.name, key)}: {line.strip()!r} is not two names"
+                                + (" (and logins)" if optional else ""))
                 continue
             pairs.append(tuple(words))
         return pairs
