@@ -20,9 +20,11 @@ new one (``[apply] actions``: ``FILE ACTION ARGUMENTS...``):
     password is what changed); PostgreSQL restarts only when a changed
     parameter needs it (patronictl restart --pending of this member, its name
     and scope read from CONFIG, patroni.yml: the instances' retries carry
-    their requests over it), or, on a replica, when the replication password
-    changed (Patroni keeps the old one in the replica's pgpass until
-    PostgreSQL restarts).
+    their requests over it). On a replica whose replication password changed,
+    Patroni itself restarts instead (supervisorctl restart): Patroni keeps
+    the old password in the replica's pgpass until it starts PostgreSQL
+    again, and a restart through the REST API right after a reload may still
+    use the old configuration.
 ``supervisor``
     supervisorctl reread, then update of the changed programs only; the Zope
     instances' program is refused (update restarts all of them at once):
@@ -55,6 +57,8 @@ ACTIONS = {"signal": 2, "restart": 1, "vcl": 3, "patroni": 3, "supervisor": 0, "
 INSTANCES = "instance"
 # Seconds to wait for PostgreSQL to say a changed parameter needs a restart.
 PENDING_SECONDS = 12
+# Seconds a replica whose Patroni restarted has to stream again.
+REPLICA_BACK_SECONDS = 120
 
 
 class ApplyError(Exception):
@@ -140,12 +144,20 @@ class Applier:
     def patroni(self, path, program, patronictl, config):
         scope, member = (self.patroni_value(config, key) for key in ("scope", "name"))
         base = [patronictl, "-c", config]
-        self.run([self.supervisorctl, "signal", "HUP", program], "Patroni reloading")
-        if self.stale_stream_password(config):
+        if self.role(base, scope, member) != "Leader" and self.stale_stream_password(config):
             # A replica streams with the password Patroni wrote into its pgpass when PostgreSQL started, and a
-            # reload leaves it there: the next reconnect would be refused. A restart writes the new one.
-            self.run([*base, "restart", scope, member, "--force"], "Patroni restarting PostgreSQL")
-            return f"PostgreSQL of {member} reloaded and restarted (its replication password changed)"
+            # reload leaves it there: the next reconnect would be refused. Patroni restarted (a replica's holds
+            # no leader lock) reads the new configuration before it starts PostgreSQL and writes the new one;
+            # a reload then a restart through the REST API could restart it with the old configuration.
+            self.run([self.supervisorctl, "restart", program], "Patroni restarting")
+            deadline = time.monotonic() + REPLICA_BACK_SECONDS
+            while not self.streaming(base, scope, member):
+                if time.monotonic() > deadline:
+                    raise ApplyError(f"{member} did not stream again within {REPLICA_BACK_SECONDS} s after "
+                                     "Patroni restarted: bin/database status")
+                time.sleep(2)
+            return f"Patroni and PostgreSQL of {member} restarted (its replication password changed)"
+        self.run([self.supervisorctl, "signal", "HUP", program], "Patroni reloading")
         # PostgreSQL flags a changed parameter that needs a restart once it has reloaded.
         deadline = time.monotonic() + PENDING_SECONDS
         while not self.pending_restart(base, scope, member):
@@ -155,13 +167,27 @@ class Applier:
         self.run([*base, "restart", scope, member, "--pending", "--force"], "Patroni restarting PostgreSQL")
         return f"PostgreSQL of {member} reloaded and restarted (a changed parameter needs it)"
 
-    def pending_restart(self, base, scope, member):
+    def members(self, base, scope):
         listing = self.run([*base, "list", "--format", "json", scope], "Patroni listing its members")
-        return any(row.get("Member") == member and row.get("Pending restart") for row in json.loads(listing))
+        return {row.get("Member"): row for row in json.loads(listing)}
+
+    def role(self, base, scope, member):
+        """MEMBER's role (Leader, Sync Standby, Replica), or None when Patroni does not list it."""
+        return self.members(base, scope).get(member, {}).get("Role")
+
+    def streaming(self, base, scope, member):
+        """True when MEMBER is a running replica caught up with the primary."""
+        row = self.members(base, scope).get(member, {})
+        return row.get("Role") != "Leader" and row.get("State") in ("running", "streaming") and \
+            row.get("Lag in MB") == 0
+
+    def pending_restart(self, base, scope, member):
+        return bool(self.members(base, scope).get(member, {}).get("Pending restart"))
 
     @staticmethod
     def stale_stream_password(config):
-        """True when this member is a replica whose pgpass holds another replication password than CONFIG."""
+        """True when this member's pgpass (written when it last started as a replica; a primary may keep one
+        from then) holds another replication password than CONFIG."""
         with open(config) as stream:
             text = stream.read()
         pgpass = re.search(r"^\s+pgpass:\s*(\S.*)$", text, re.M)
@@ -172,7 +198,7 @@ class Applier:
             with open(json.loads(pgpass[1])) as stream:
                 stored = [line.split(":", 4)[-1] for line in stream.read().splitlines() if line.count(":") >= 4]
         except FileNotFoundError:
-            return False  # a primary streams from nobody
+            return False  # never started as a replica
         return any(value != json.loads(password[1]) for value in stored)
 
     @staticmethod
