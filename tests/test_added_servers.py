@@ -105,7 +105,7 @@ def test_the_web_servers_varnish_uses_its_haproxy_and_takes_its_purges(built):
 
 def test_the_database_admits_its_instances_and_its_cache_is_shared(built):
     root, _ = built
-    assert f"surge  surge  {SPARE}/32" in etc(root, "app-master", "pg_hba.conf")
+    assert f"surge  +surge  {SPARE}/32" in etc(root, "app-master", "pg_hba.conf")
     wsgi = open(os.path.join(root, "app-3", "parts", "instance", "etc", "wsgi.ini")).read()
     assert f"{SPARE}:11211" in wsgi and "127.0.1.21:11211" in wsgi
 
