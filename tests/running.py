@@ -14,7 +14,7 @@ import time
 import urllib.parse
 
 from conftest import port_open, run, supervisorctl, wait_until
-from surge.buildout import secretsfile
+from surge.buildout import build_secrets, secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
 
@@ -172,13 +172,30 @@ def app_tier_running(root):
             wait_until(lambda a=address, p=port: not port_open(a, p), 60, f"{address}:{port} is closed")
 
 
-def sql(root, query, server="app-master"):
-    """Rows of QUERY on the logs database of SERVER's PostgreSQL (primary or replica), as the database's
-    superuser over its socket."""
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+
+def sql(root, query, server="app-master", database="logs"):
+    """Rows of QUERY on DATABASE (the logs database unless told) of SERVER's PostgreSQL (primary or replica),
+    as the database's superuser over its socket."""
     socket_dir = os.path.join(root, server, "var", "run", "postgresql")
-    output = run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t",
-                  "-F", "|", "-h", socket_dir, "-d", "logs", "-c", query], cwd="/").stdout
+    output = run(["runuser", "-u", "postgres", "--", PSQL, "-X", "-A", "-t",
+                  "-F", "|", "-h", socket_dir, "-d", database, "-c", query], cwd="/").stdout
     return [line.split("|") for line in output.splitlines() if line]
+
+
+def site_psql(root, server, query, password=None, timeout=30):
+    """QUERY sent over TCP to SERVER's PostgreSQL as the site's login for PASSWORD (the secrets file's unless
+    told), as the instances connect: the completed process (or None on timeout)."""
+    password = password or secretsfile.value(topology.secrets_file(root), "postgres-site-password")
+    command = [PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query,
+               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname=surge "
+               f"user={build_secrets.login_name('surge', password)}"]
+    try:
+        return subprocess.run(command, env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def log(root, server, message, priority="local0.info", tag="surge-test"):

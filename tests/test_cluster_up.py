@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import threading
 import time
 import uuid
@@ -38,10 +37,12 @@ from running import (
     load_with,
     login,
     request,
+    site_psql,
     sql,
     write_session,
 )
-from surge.buildout import build_secrets, secretsfile
+from surge.buildout import secretsfile
+from surge.cluster import topology
 
 SERVERS = SERVER_NAMES
 pytestmark = pytest.mark.slow
@@ -135,9 +136,7 @@ def rebuild_and_apply(root, server, settings):
 
 
 def postgres_setting(root, server, name):
-    sockets = os.path.join(root, server, "var", "run", "postgresql")
-    return run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-h", sockets,
-                "-c", f"SHOW {name}"], cwd="/").stdout.strip()
+    return sql(root, f"SHOW {name}", server)[0][0]
 
 
 def retry_after(root):
@@ -190,12 +189,8 @@ def rotate(root, name):
 
 def site_login_works(root, password):
     """True when the site's login for PASSWORD logs in with it (over TCP, as the instances do)."""
-    result = subprocess.run(
-        ["/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-c", "SELECT 1",
-         f"host={APP_MASTER} port=5432 dbname=surge user={build_secrets.login_name('surge', password)}"],
-        env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-    return result.returncode == 0
+    result = site_psql(root, "app-master", "SELECT 1", password=password)
+    return result is not None and result.returncode == 0
 
 
 def admin_status(root, password):
@@ -252,7 +247,8 @@ def test_each_secret_is_rotated_under_load_with_no_failed_request(site):
         run(["/usr/bin/patronictl", "-c", os.path.join(root, server, "etc", "patroni.yml"), "reload", "surge",
              server, "--force"], cwd="/")
     old_api = base64.b64encode(f"patroni:{before['patroni-api-password']}".encode()).decode()
-    assert request(APP_MASTER, 8008, "/reload", "POST", {"Authorization": f"Basic {old_api}"})[0] == 401
+    assert request(APP_MASTER, topology.PATRONI_PORT, "/reload", "POST",
+                   {"Authorization": f"Basic {old_api}"})[0] == 401
     new_secret, old_secret = os.path.join(root, "web-1", "etc", "varnish-secret"), os.path.join(root, "old-secret")
     with open(os.open(old_secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as stream:  # the same file, the old value
         stream.write(open(new_secret).read().replace(after["varnish-admin-secret"], before["varnish-admin-secret"]))

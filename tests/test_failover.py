@@ -9,7 +9,6 @@ kept.
 """
 
 import os
-import subprocess
 import threading
 import time
 import uuid
@@ -17,14 +16,11 @@ import uuid
 import pytest
 
 from conftest import repo_path, run, wait_until
-from running import log, sql
-from surge.buildout import build_secrets, secretsfile
+from running import log, site_psql, sql
 from surge.cluster import running as cluster_running
-from surge.cluster import topology
 from surge.loadtest.visitors import Visitors
 
 pytestmark = pytest.mark.slow
-PSQL = "/usr/lib/postgresql/15/bin/psql"
 # The bound the failover page promises for writes to resume after the primary's loss.
 WRITE_PAUSE_BOUND = 30
 # Seconds of load before a server is cut (every kind of visitor at work), and after the site recovered
@@ -86,7 +82,7 @@ def wait_in_sync(root, name, seconds, what):
 
 def probe_table(root):
     """A table of our own on the primary for writes sent straight to PostgreSQL."""
-    created = psql(root, cluster_running.primary(root), "CREATE TABLE IF NOT EXISTS failover_probe (note text)")
+    created = site_psql(root, cluster_running.primary(root), "CREATE TABLE IF NOT EXISTS failover_probe (note text)")
     assert created is not None, "the primary did not confirm a write within 30 s"
     assert created.returncode == 0, created.stdout
     return "failover_probe"
@@ -95,19 +91,6 @@ def probe_table(root):
 def every_save_is_there(root, visitors):
     missing = [path for path in visitors.saved if not visitors.site.exists(path)]
     assert visitors.saved and not missing, f"{len(missing)} of {len(visitors.saved)} confirmed saves are gone"
-
-
-def psql(root, server, sql, timeout=30):
-    """SQL sent straight to SERVER's PostgreSQL as the site's role: the completed process (or None on timeout)."""
-    password = secretsfile.value(topology.secrets_file(root), "postgres-site-password")
-    command = [PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql,
-               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname=surge "
-               f"user={build_secrets.login_name('surge', password)}"]
-    try:
-        return subprocess.run(command, env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 def test_the_database_has_a_primary_and_a_synchronous_replica(site):
@@ -142,7 +125,7 @@ def test_app_master_comes_back_as_a_replica_that_refuses_writes(site):
     bin_cluster(site, "up", "app-master")
     wait_in_sync(site, "app-master", 120, "app-master a synchronous replica again")
     assert cluster_running.primary(site) == "app-slave"
-    refused = psql(site, "app-master", f"INSERT INTO {probe_table(site)} VALUES ('{uuid.uuid4().hex}')")
+    refused = site_psql(site, "app-master", f"INSERT INTO {probe_table(site)} VALUES ('{uuid.uuid4().hex}')")
     assert refused.returncode != 0 and "read-only transaction" in refused.stdout, refused.stdout
 
 
@@ -204,7 +187,7 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
         wait_until(lambda: cluster_running.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
         bin_cluster(site, "thaw", "app-master")
         # Straight to the thawed old primary before Patroni has demoted it: never confirmed.
-        late_write = psql(site, "app-master", f"INSERT INTO {table} VALUES ('{note}')")
+        late_write = site_psql(site, "app-master", f"INSERT INTO {table} VALUES ('{note}')")
         wait_in_sync(site, "app-master", 180, "app-master rejoined as a replica")
         time.sleep(LOAD_AFTER)
     done.set()
@@ -212,7 +195,7 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
     print(f"freeze: {visitors.summary()}; primaries seen at once: {max(primaries)}")
     assert max(primaries) == 1
     assert late_write is None or late_write.returncode != 0, late_write.stdout
-    present = psql(site, "app-slave", f"SELECT count(*) FROM {table} WHERE note = '{note}'")
+    present = site_psql(site, "app-slave", f"SELECT count(*) FROM {table} WHERE note = '{note}'")
     assert present.stdout.strip() == "0", present.stdout
     every_save_is_there(site, visitors)
     switch_to(site, "app-master")

@@ -384,9 +384,7 @@ def title_of(root, path):
 
 def objects_in(site, server, database):
     """How many objects a site database of SERVER's PostgreSQL holds (RelStorage's object_state rows)."""
-    socket_dir = os.path.join(site, server, "var", "run", "postgresql")
-    return int(run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-X", "-At", "-h",
-                    socket_dir, "-d", database, "-c", "SELECT count(*) FROM object_state"], cwd="/").stdout)
+    return int(sql(site, "SELECT count(*) FROM object_state", server, database)[0][0])
 
 
 def test_a_backup_restored_in_place_replaces_the_content_and_keeps_the_previous_aside(site):

@@ -78,6 +78,8 @@ def test_a_new_value_has_the_other_parity_so_the_site_password_goes_to_the_other
         value = rotate_secret.new_value(current)
         assert build_secrets.parity(value) != current and len(value) == 32
     assert {build_secrets.login_name("surge", rotate_secret.new_value(p)) for p in "ab"} == {"surge_a", "surge_b"}
+    value = rotate_secret.new_value("a")
+    assert build_secrets.other_login("surge", value) == "surge_a" != build_secrets.login_name("surge", value)
 
 
 def test_the_database_roles_are_read_with_their_logins_word():

@@ -56,15 +56,24 @@ def substitute(text, found):
     return PLACEHOLDER.sub(lambda match: found[match.group(1)], text)
 
 
+# The two logins of a role whose password rotates: ROLE_a and ROLE_b.
+LOGINS = "ab"
+
+
 def parity(value):
-    """One bit of VALUE's SHA-256, as a letter: a or b. It tells nothing useful about a strong value."""
-    return "ab"[hashlib.sha256(value.encode()).digest()[0] & 1]
+    """One bit of VALUE's SHA-256, as a letter of LOGINS. It tells nothing useful about a strong value."""
+    return LOGINS[hashlib.sha256(value.encode()).digest()[0] & 1]
 
 
 def login_name(role, value):
     """The login role whose password is VALUE: ROLE_a or ROLE_b, by the value's parity. A new value of the
     other parity goes to the other login, so the old one keeps working until it is retired."""
     return f"{role}_{parity(value)}"
+
+
+def other_login(role, value):
+    """The login that VALUE's does not use: the one a previous value went to."""
+    return f"{role}_{LOGINS.replace(parity(value), '')}"
 
 
 def build_user():

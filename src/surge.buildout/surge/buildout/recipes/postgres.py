@@ -130,9 +130,8 @@ class PostgresProvision(Template):
         password = self.secrets[secret]
         if not kind:
             return {"name": role, "login": None, "password": psql_literal(password)}
-        login = build_secrets.login_name(role, password)
-        other = f"{role}_{'b' if login.endswith('_a') else 'a'}"
-        return {"name": role, "login": login, "retired": other, "password": psql_literal(password)}
+        return {"name": role, "login": build_secrets.login_name(role, password),
+                "retired": build_secrets.other_login(role, password), "password": psql_literal(password)}
 
     def pairs(self, key, problems):
         """Lines of two names (roles may add ``logins``)."""
@@ -141,11 +140,10 @@ class PostgresProvision(Template):
             words = line.split()
             if not words:
                 continue
-            optional = ("logins",) if key == "roles" else ()
-            if len(words) not in (2, 2 + len(optional)) or not NAME.match(words[0]) or words[2:] not in (
-                    [], list(optional)):
+            extra = [[], ["logins"]] if key == "roles" else [[]]
+            if len(words) < 2 or not NAME.match(words[0]) or words[2:] not in extra:
                 problems.append(f"{where(self.buildout, self.name, key)}: {line.strip()!r} is not two names"
-                                + (" (and logins)" if optional else ""))
+                                + (" (and logins)" if key == "roles" else ""))
                 continue
             pairs.append(tuple(words))
         return pairs
