@@ -8,7 +8,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_ext"))
 project = "Surge"
 author = "The Surge team"
 copyright = "2026, The Surge team"
-extensions = ["bench_figures", "cluster_servers", "environments", "fragment_settings", "log_views", "port_map", "program_order", "test_modules"]
+extensions = ["bench_figures", "cluster_servers", "environments", "fragment_settings", "log_views", "port_map", "program_order",
+              "secret_servers", "test_modules"]
 # Fragment paths in ".. fragment-settings::" are relative to the repository.
 fragment_settings_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 exclude_patterns = ["_build"]
