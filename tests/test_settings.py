@@ -1,13 +1,15 @@
-"""Every settings key has a type: a bad value of each type fails the build naming file, section, key and value
-and changes no file; an unknown key gets a did-you-mean; a private service on every interface is refused
-however the address is written; in production, a ``[listen]`` address this machine does not have; a size or
-duration below its floor (a zero a daemon would read as no limit, forever or never), while the zeros that are
-a choice are accepted; a key nothing reads in ``[firewall]``, ``[releases]``, ``[debian]`` or ``[apply]``, and
-an option a top-level file writes into a fragment's part; in production, admin and exempt networks that reach
-the internet (five forms) while private ones build; seven pairs of settings that contradict each other, each
-refused with its numbers, while agreeing ones build; a daemon's ``binary`` that is another program
-(``/bin/true``, another daemon); in production the Zope or PostgreSQL user shared with another daemon,
-HAProxy's group root; the site's role or database named as the superuser's, the logs' or PostgreSQL's own.
+"""Every settings key has a type: a bad value of each type fails the build naming file, section, key and value and
+changes no file; an unknown key gets a did-you-mean; a private service on every interface is refused however the
+address is written; in production, a ``[listen]`` address this machine does not have; a size or duration below its
+floor (a zero a daemon would read as no limit, forever or never), while the zeros that are a choice are accepted; a
+key nothing reads in ``[firewall]``, ``[releases]``, ``[debian]`` or ``[apply]``, and an option a top-level file
+writes into a fragment's part; in production, admin and exempt networks that reach the internet (five forms) while
+private ones build; seven pairs of settings that contradict each other, each refused with its numbers, while
+agreeing ones build; patterns in quotes, two on a line or matching ordinary pages; Surge's own paths outside /_; a
+misspelt or missing HTTP method; a misspelt release package; a web server among the app tier's sources; a daemon's
+``binary`` that is another program (``/bin/true``, another daemon); in production the Zope or PostgreSQL user
+shared with another daemon, HAProxy's group root; the site's role or database named as the superuser's, the logs'
+or PostgreSQL's own.
 
 The small buildout extends the real base.cfg; a settings section set here is
 checked with its fragment's schema even though the fragment is not built.
@@ -60,7 +62,8 @@ BAD_VALUES = [
     ("rsyslog-settings", "binary", "/bin/echo", "is not rsyslogd: '/bin/echo -v' says '-v'"),
     ("postgres-settings", "bin", "/nonexistent/bin", "is not a directory on this machine"),
     ("backup-settings", "folder", "var/backups", "is not an absolute path"),
-    ("instance-settings", "caching-proxies", "ftp://web-1:6081", "which is not a http or https URL"),
+    ("instance-settings", "caching-proxies", "ftp://web-1:6081", "which is not a http URL with a host"),
+    ("instance-settings", "caching-proxies", "https://web-1:6081", "which is not a http URL with a host"),
     ("loadtest-settings", "sites", "https://", "which is not a http or https URL"),
     ("settings", "site-id", "my site", "is not a Zope id"),
     ("settings", "site-database", "Surge-DB", "is not a PostgreSQL name"),
@@ -88,13 +91,31 @@ BAD_VALUES = [
     ("rsyslog-settings", "queue-disk-space", "0m", "0 means no limit on the disk"),
     ("supervisor-settings", "logfile-maxbytes", "0MB", "0 never rotates the log"),
     ("relstorage-settings", "blob-cache-size", "0mb", "is less than 1mb"),
+    # Patterns wrapped in quotes, two on one line, or matching every page (an empty alternative too).
+    ("nginx-settings", "login-paths", '"/login$"', "with '\"': one pattern per line, no quote or white space"),
+    ("nginx-settings", "admin-paths", "/manage$ /portal_setup", "with ' ': one pattern per line"),
+    ("varnish-settings", "gzip-types", "^text/html\u201d", "with '\u201d': one pattern per line"),
+    ("nginx-settings", "login-paths", "/login$|", "which matches '/', an ordinary page"),
+    ("nginx-settings", "author-paths", "/(edit|)$", "which matches '/', an ordinary page"),
+    ("nginx-settings", "admin-paths", "^/news", "which matches '/news', an ordinary page"),
+    ("nginx-settings", "author-paths", "team", "which matches '/about/team/jane-doe', an ordinary page"),
+    # Surge's own paths that would hide a page (the front page, a folder), or break the file they land in.
+    ("settings", "panic-path", "/", "is not a URL path whose first segment starts with _ (no page's)"),
+    ("settings", "health-path", "/news/health", "is not a URL path whose first segment starts with _"),
+    ("instance-settings", "health-path", '/@@surge-health"', "is not an absolute URL path (letters, digits"),
+    # A misspelt method, and one the site cannot do without.
+    ("nginx-settings", "methods", "GET HEAD PSOT", "has 'PSOT', which is not one of GET, HEAD, POST"),
+    ("nginx-settings", "methods", "GET HEAD PSOT", "; did you mean POST?"),
+    ("nginx-settings", "methods", "GET HEAD PUT", "lacks POST: the site cannot work without GET and HEAD and POST"),
 ]
 
-# Zeros that are a choice: no grace, no slow start.
-GOOD_ZEROS = [("varnish-settings", "grace-healthy", "0s"), ("haproxy-settings", "slowstart", "0s"),
-              ("nginx-settings", "client-max-body-size", "1m"), ("varnish-settings", "memory", "1G")]
-
-
+# Values at or above a floor, zeros that are a choice (no grace, no slow start), and patterns and paths
+# that keep to their rules.
+GOOD_VALUES = [("varnish-settings", "grace-healthy", "0s"), ("haproxy-settings", "slowstart", "0s"),
+              ("nginx-settings", "client-max-body-size", "1m"), ("varnish-settings", "memory", "1G"),
+              # Patterns with escapes and counts; Surge's paths under /_.
+              ("nginx-settings", "login-paths", "/(@@)?login$\n/@login(/|$)\n/[a-z]{2}/login$"),
+              ("settings", "panic-path", "/_surge/busy"), ("nginx-settings", "methods", "GET HEAD POST PROPFIND")]
 
 
 def type_of(section, key):
@@ -141,8 +162,8 @@ def test_bad_value_is_refused_by_its_schema(section, key, value, says):
     assert says in (SCHEMAS[section].keys[key].type.problem(value, buildout) or "")
 
 
-@pytest.mark.parametrize("section, key, value", GOOD_ZEROS, ids=[f"{s}-{k}-{v}" for s, k, v in GOOD_ZEROS])
-def test_a_value_at_or_above_its_floor_is_accepted_by_its_schema(section, key, value):
+@pytest.mark.parametrize("section, key, value", GOOD_VALUES, ids=[f"{s}-{k}-{v}" for s, k, v in GOOD_VALUES])
+def test_a_good_value_is_accepted_by_its_schema(section, key, value):
     from surge.buildout.schemas import SCHEMAS
 
     buildout = zc.buildout.buildout.Buildout(repo_path("buildout.cfg"), [])
@@ -295,6 +316,21 @@ def test_a_wildcard_named_on_purpose_is_accepted(case):
     case.build({"ports": {"demo": str(port)}, "listen": {"demo": "0.0.0.0:${ports:demo}"},
                 "settings": {"wildcard-binds": "demo"}})
     assert 'LISTEN = "0.0.0.0:' in case.snapshot()[0]
+
+
+@pytest.mark.parametrize("overrides, says", [
+    ({"topology": {"app-sources": "${topology:app-servers} web-1"}}, "names web-1, which is the web server web-1"),
+    ({"hosts": {"web-2": "127.0.0.7", "spare": "127.0.0.7"}, "topology": {"app-sources": "app-master spare"}},
+     "names spare, the address of the web server web-2"),
+])
+def test_in_production_a_web_server_among_the_app_tiers_sources_is_refused(built, overrides, says):
+    production_fails(built, overrides, "buildout.cfg: [topology] app-sources = ", says,
+                     "the app tier's private services would be open to the public-facing machine")
+
+
+def test_a_misspelt_release_package_names_the_releases_list(built):
+    production_fails(built, {"releases": {"packages": "surge.polcy"}},
+                     "buildout.cfg: [releases] packages names 'surge.polcy', which no pin of [versions] names")
 
 
 def test_root_as_a_service_user_is_refused_in_production(built):

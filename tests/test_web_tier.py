@@ -135,11 +135,21 @@ def test_cluster_check_fails_on_a_broken_live_file(cluster):
     ("varnish-settings:grace-sick=six hours", "[varnish-settings] grace-sick = 'six hours' is not a duration"),
     ("settings:secrets-file=/nonexistent/secrets.cfg", "/nonexistent/secrets.cfg does not exist"),
     ("rsyslog-settings:queue-disk-space=lots", "[rsyslog-settings] queue-disk-space = 'lots' is not a size"),
+    ("nginx-settings:login-paths=/login$|", "which matches '/', an ordinary page: it would take in the whole site"),
+    ("settings:panic-path=/", "[settings] panic-path = '/' is not a URL path whose first segment starts with _"),
 ])
 def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster
     bad_setting_fails_and_keeps_live_files(os.path.join(root, "web-2"), setting, message,
                                            ("nginx.conf", "varnish.vcl", "rsyslog.conf"))
+
+
+def test_plain_http_on_the_https_port_and_tls_on_the_http_port_are_refused(cluster):
+    root, _ = cluster
+    output = bad_setting_fails_and_keeps_live_files(os.path.join(root, "web-2"), "ports:nginx-http=443",
+                                                    "is the port of HTTPS: browsers would speak HTTPS to it",
+                                                    ("nginx.conf",), "ports:nginx-https=80")
+    assert "is the port of plain HTTP: browsers would speak plain HTTP to it" in output
 
 
 # Running: nginx and Varnish of web-1 under its supervisord

@@ -137,6 +137,31 @@ class Boolean(Choice):
     choices: tuple = ("true", "false")
 
 
+@dataclass
+class Choices(Type):
+    """Words from CHOICES, each once, that include every one of REQUIRED (a misspelt word, or one the
+    setting cannot do without, is refused with the nearest choice)."""
+
+    choices: tuple
+    required: tuple = ()
+
+    def problem(self, value, buildout):
+        words = value.split()
+        for word in words:
+            if word not in self.choices:
+                near = difflib.get_close_matches(word, self.choices, n=1)
+                return (f"has {word!r}, which is not one of {', '.join(self.choices)}"
+                        f"{f'; did you mean {near[0]}?' if near else ''}")
+        missing = [word for word in self.required if word not in words]
+        if missing:
+            return f"lacks {', '.join(missing)}: the site cannot work without {' and '.join(self.required)}"
+        return None
+
+    def accepts(self):
+        required = f", with {', '.join(self.required)}" if self.required else ""
+        return f"any of {', '.join(self.choices)}{required}"
+
+
 # Characters that end a value, start a comment or expand in one of the files a path reaches.
 UNSAFE_IN_PATH = re.compile(r"[\s'\"\u2018\u2019\u201c\u201d;#{}$\\`|&<>*?]")
 
@@ -224,23 +249,43 @@ class Hosts(Type):
         return None
 
 
+# Quotes, ASCII and typographic: each would end the quoted string the pattern lands in (nginx, VCL).
+QUOTES = "\"'\u2018\u2019\u201c\u201d"
+# Pages every site has, or could: a path pattern that matches one would take the whole site.
+ORDINARY_PATHS = ("/", "/front-page", "/news", "/news/a-day-out", "/about/team/jane-doe", "/events/2026")
+
+
 @dataclass
 class Regex(Type):
     """One regular expression per line, as the daemon reads it (PCRE, checked with Python's compatible
-    subset: a pattern Python refuses is refused)."""
+    subset: a pattern Python refuses is refused). It lands in a quoted string, so no quote; white space
+    would be two patterns on one line. PATHS: a pattern of URL paths must not match an ordinary page
+    (ORDINARY_PATHS; an empty alternative matches every path), which would close the site or treat every
+    page as the pattern's class."""
 
-    description = "regular expressions, one per line"
+    paths: bool = False
+
+    def accepts(self):
+        return ("regular expressions of URL paths, one per line, matching none of "
+                f"{', '.join(ORDINARY_PATHS)}" if self.paths else "regular expressions, one per line")
 
     def problem(self, value, buildout):
         for line in filter(None, (line.strip() for line in value.splitlines())):
             try:
-                re.compile(line)
+                pattern = re.compile(line, re.I)
             except re.error as error:
                 return f"has {line!r}, which is not a regular expression ({error})"
+            unsafe = next((char for char in line if char.isspace() or char in QUOTES), None)
+            if unsafe is not None:
+                return (f"has {line!r}, with {unsafe!r}: one pattern per line, no quote or white space "
+                        "(\\s matches a space)")
+            swallowed = next((path for path in ORDINARY_PATHS if pattern.search(path)), None) if self.paths else None
+            if swallowed is not None:
+                return (f"has {line!r}, which matches {swallowed!r}, an ordinary page: it would take in the "
+                        "whole site")
         return None
 
 
-@dataclass
 @dataclass
 class Networks(Type):
     """Addresses and networks in CIDR form, separated by white space. PRIVATE: in production, each one

@@ -40,6 +40,10 @@ from surge.buildout.schema import (
     Urls,
 )
 
+# Surge's own pages in front of the site: a first segment that starts with _ is no page's (Zope gives no
+# content such an id), so nginx, Varnish and HAProxy answering it hide nothing of the site.
+SURGE_PATH = Text(r"/_[\w.@+-]+(/[\w.@+-]+)*", "a URL path whose first segment starts with _ (no page's)")
+
 BASE = Schema("settings", {
     "mode": Setting(Choice(("development", "production"))),
     "site-id": Setting(Text(r"[A-Za-z][A-Za-z0-9_.-]*", "a Zope id (letters, digits, _ . -)")),
@@ -48,8 +52,8 @@ BASE = Schema("settings", {
     "site-role": Setting(SQL_NAME),
     "secrets-file": Setting(Path()),
     "syslog-socket": Setting(Path()),
-    "health-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
-    "panic-path": Setting(Text(r"/[\w/.@+-]*", "a URL path")),
+    "health-path": Setting(SURGE_PATH),
+    "panic-path": Setting(SURGE_PATH),
     "wildcard-binds": Setting(Names(r"[\w.-]+", "a [listen] key", section="listen"), empty=True),
 })
 
@@ -73,11 +77,12 @@ INSTANCE = Schema("instance-settings", {
     "stop-seconds": Setting(SECONDS),
     "memory-limit": Setting(Integer(100, 1000000, unit="MB")),
     "healthy-seconds": Setting(SECONDS),
-    "health-path": Setting(Text(r"/\S*", "an absolute URL path")),
+    "health-path": Setting(Text(r"/[\w/.@+-]+", "an absolute URL path (letters, digits, / . @ + -)")),
     "drain-seconds": Setting(SECONDS),
     "memory-check": Setting(TICK),
     "drain-directory": Setting(Path()),
-    "caching-proxies": Setting(Urls(), empty=True),
+    # Varnish speaks no TLS: Plone purges it over plain HTTP.
+    "caching-proxies": Setting(Urls(schemes=("http",)), empty=True),
 })
 
 DEV_INSTANCE = Schema("dev-instance-settings", {

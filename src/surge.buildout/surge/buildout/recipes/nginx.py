@@ -21,7 +21,8 @@ admin-pages
     (Munin's graphs, the logs report).
 
 Derived for the template: ``ocsp_stapling`` (``on`` when the certificate
-names an OCSP responder and a resolver is set, else ``off``), ``zmi_allow``
+names an OCSP responder and a resolver is set, else ``off``), after refusing
+a plain listener on HTTPS's port (443) or a TLS one on HTTP's (80), ``zmi_allow``
 and ``limit_exempt`` (validated networks), ``author_pattern`` and
 ``login_pattern`` and ``admin_pattern`` (one alternation each; no
 ``admin_pattern`` when ``admin-paths`` is empty), ``https_url`` (no :443 when it is
@@ -37,6 +38,7 @@ import re
 import subprocess
 
 from surge.buildout.errors import ConfigError, fail, where
+from surge.buildout.network import split_bind
 from surge.buildout.rendering import Template
 from surge.buildout.schema import (
     CSP_POLICY,
@@ -47,9 +49,9 @@ from surge.buildout.schema import (
     NGINX_TIME,
     Boolean,
     Choice,
+    Choices,
     Hosts,
     Integer,
-    Names,
     Networks,
     Path,
     Regex,
@@ -58,6 +60,10 @@ from surge.buildout.schema import (
     Text,
 )
 
+# HTTP's methods and WebDAV's (Zope serves both); PURGE and BAN are Varnish's, refused below with a reason.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "PROPPATCH", "MKCOL",
+                "COPY", "MOVE", "LOCK", "UNLOCK", "PURGE", "BAN")
+
 SETTINGS = Schema("nginx-settings", {
     "binary": Setting(NGINX),
     "mime-types": Setting(EXISTING_FILE),
@@ -65,8 +71,8 @@ SETTINGS = Schema("nginx-settings", {
     "key": Setting(EXISTING_FILE),
     "resolver": Setting(Hosts(), empty=True),
     "zmi-allow": Setting(Networks(private=True)),
-    "author-paths": Setting(Regex()),
-    "admin-paths": Setting(Regex(), empty=True),
+    "author-paths": Setting(Regex(paths=True)),
+    "admin-paths": Setting(Regex(paths=True), empty=True),
     "worker-processes": Setting(Text(r"auto|[1-9][0-9]{0,3}", "auto or a number of processes")),
     "worker-connections": Setting(Integer(64, 1000000)),
     "worker-rlimit-nofile": Setting(Integer(1024, 1048576)),
@@ -80,13 +86,13 @@ SETTINGS = Schema("nginx-settings", {
     "hsts-max-age": Setting(Integer(0, unit="seconds")),
     "retry-after": Setting(Integer(1, 86400, unit="seconds")),
     "static-root": Setting(Path()),
-    "methods": Setting(Names(r"[A-Z]+", "an HTTP method in capitals")),
+    "methods": Setting(Choices(HTTP_METHODS, required=("GET", "HEAD", "POST"))),
     "referrer-policy": Setting(Choice((
         "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "same-origin",
         "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"))),
     "content-security-policy": Setting(CSP_POLICY, empty=True),
     "csp-report-only": Setting(Boolean()),
-    "login-paths": Setting(Regex()),
+    "login-paths": Setting(Regex(paths=True)),
     "login-rate": Setting(NGINX_RATE),
     "login-burst": Setting(Integer(0, 100000, unit="requests")),
     "personal-rate": Setting(NGINX_RATE),
@@ -116,6 +122,7 @@ class Nginx(Template):
         problems += [f"{where(self.buildout, self.settings_section, 'methods')} = {settings['methods']!r}: "
                      f"{method} changes Varnish's cache and is never taken from the public"
                      for method in methods if method in CACHE_METHODS]
+        problems += swapped_schemes(self.buildout, self.name, self.options)
         admin_pages = [line.split() for line in self.options["admin-pages"].splitlines() if line.strip()]
         problems += [f"{where(self.buildout, self.name, 'admin-pages')}: {' '.join(words)!r} is not NAME HOST:PORT"
                      for words in admin_pages
@@ -138,6 +145,18 @@ class Nginx(Template):
             "admin_pages": admin_pages,
             "https_url": https_url(self.options["public-host"], self.options["public-port"]),
         }
+
+
+# The port each scheme's clients use when the URL names none: the other scheme there is a listener no
+# browser can talk to (TLS to a plain listener, plain HTTP to a TLS one).
+DEFAULT_PORTS = {"listen-http": ("443", "HTTPS"), "listen-https": ("80", "plain HTTP")}
+
+
+def swapped_schemes(buildout, name, options):
+    """nginx's plain listener on HTTPS's port, or its TLS listener on plain HTTP's."""
+    return [f"{where(buildout, name, key)} = {options[key]!r} is the port of {scheme}: browsers would speak "
+            f"{scheme} to it"
+            for key, (port, scheme) in DEFAULT_PORTS.items() if split_bind(options[key])[1] == port]
 
 
 def alternation(lines):
