@@ -1,6 +1,9 @@
 """A production build checks what it says about the other servers against
 their own top-level files (here the cluster's overlays), naming both files,
-and changes nothing when they disagree."""
+and changes nothing when they disagree: from every side (an app server and a
+web server about the log server, each app server about the other's instances,
+history mode and session store, a web server about the site's id), and a
+server-files entry for no server."""
 
 import os
 
@@ -33,10 +36,32 @@ CASES = [
     ("app-master", "ports:rsyslog=5515",
      [f"[listen] rsyslog = '{ADDRESS['app-master']}:5515' here, but ../web-1/cluster.cfg (server web-1) forwards "
       f"its logs to {ADDRESS['app-master']}:5514"]),
+    # From the other side: web-2 would forward its logs where the log server does not receive.
+    ("web-2", "ports:rsyslog=5515",
+     ["[topology] log-server names app-master ([hosts] app-master = ", "but ../app-master/cluster.cfg binds rsyslog on "
+      f"'{ADDRESS['app-master']}:5514'"]),
+    # app-slave alone keeping history, or its sessions elsewhere: one site, two databases' layouts or stores.
+    ("app-slave", "relstorage-settings:keep-history=true",
+     ["[relstorage-settings] keep-history = 'true' here, but ../app-master/cluster.cfg (app-servers app-master) "
+      "builds relstorage-settings keep-history = 'false'"]),
+    ("app-slave", "beaker-settings:type=file",
+     ["[beaker-settings] type = 'file' here, but ../app-master/cluster.cfg (app-servers app-master) builds "
+      "beaker-settings type = 'ext:memcached'"]),
+    ("app-slave", "instance-settings:count=5",
+     ["[instance-settings] count = '5' here, but ../app-master/cluster.cfg (app server app-master) builds "
+      "instance-settings count = "]),
+    # web-2's virtual host naming a site the app servers do not hold.
+    ("web-2", "settings:site-id=Other",
+     ["[settings] site-id = 'Other' here, but ../app-master/cluster.cfg (app-servers app-master) builds settings "
+      "site-id = "]),
+    # A server-files entry for no server: the real server would be checked against another file.
+    ("web-1", "topology:server-files+=web-3=../web-1/cluster.cfg",
+     ["[topology] server-files names 'web-3', which is no server of [topology]"]),
 ]
 
 
 @pytest.mark.parametrize("server, setting, says", CASES, ids=[f"{s}-{v.split('=')[0]}" for s, v, _ in CASES])
 def test_a_build_that_disagrees_with_another_servers_file_fails_naming_both(cluster, server, setting, says):
     root, _ = cluster
-    bad_setting_fails_and_keeps_live_files(os.path.join(root, server), setting, says[0])
+    output = bad_setting_fails_and_keeps_live_files(os.path.join(root, server), setting, says[0])
+    assert all(said in output for said in says[1:])

@@ -86,6 +86,10 @@ def test_haproxy_pools_hold_every_instance_once(cluster):
     ("buildout:develop=src/surge.buildout src/surge.policy",
      "includes src/surge.policy: a production build installs our packages from internal releases"),
     ("ports:memcached=5432", "both use port 5432"),
+    # Daemons that start as their own user: only root binds a port below 1024.
+    ("listen:instances=${hosts:server}:80+${instance-settings:count}",
+     "starts instance without root: only root binds such a port"),
+    ("listen:etcd-peer=${hosts:server}:700", "starts etcd without root"),
 ])
 def test_bad_app_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster

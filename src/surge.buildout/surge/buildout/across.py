@@ -1,16 +1,20 @@
-"""What one production build says about the other servers, checked against their own files.
+"""What one production build says about the other servers, checked against their own files, from every
+side.
 
 Every app server's HAProxy describes every app server's instances, each app
 server's Plone purges every web server's Varnish, each web server's Varnish
 admits PURGE from the app servers and sends misses to every app server's
 HAProxy, the instances spread their cache over every app server's memcached,
-every server's rsyslog forwards to the log server, the database servers run
-one Patroni cluster and the voters one etcd: a value set on one server must
-match what
-the other server's own top-level file builds: prod-KEY.cfg for the [hosts]
-key KEY, or the file [topology] server-files names for it (KEY=FILE,
-relative to this build's directory). Each is loaded with zc.buildout itself, so extends, ``+=`` and
-substitutions are what that server's build sees.
+the app servers serve one site (site, database, history mode, session store),
+a web server's virtual host names the app servers' site, every server's
+rsyslog forwards to a log server that receives there (checked by the log
+server and by each sender), the database servers run one Patroni cluster and
+the voters one etcd: a value set on one server must match what the other
+server's own top-level file builds: prod-KEY.cfg for the [hosts] key KEY, or
+the file [topology] server-files names for it (KEY=FILE, relative to this
+build's directory; a KEY that is no server is refused). Each is loaded with
+zc.buildout itself, so extends, ``+=`` and substitutions are what that
+server's build sees.
 
 Every mismatch names both files.
 """
@@ -26,15 +30,29 @@ from surge.buildout.errors import where
 from surge.buildout.network import address_of, split_bind
 
 
+def known_servers(buildout):
+    """Every [hosts] key the topology gives a role."""
+    return {key for role in ("servers", "app-servers", "database-servers", "voters")
+            for key in buildout["topology"][role].split()}
+
+
 def server_files(buildout):
     """{[hosts] key: absolute path}: prod-KEY.cfg, unless [topology] server-files names another file."""
     directory = buildout["buildout"]["directory"]
-    keys = {key for role in ("servers", "app-servers", "database-servers", "voters")
-            for key in buildout["topology"][role].split()}
-    files = {key: os.path.join(directory, f"prod-{key}.cfg") for key in keys}
+    files = {key: os.path.join(directory, f"prod-{key}.cfg") for key in known_servers(buildout)}
     pairs = (word.partition("=") for word in buildout["topology"].get("server-files", "").split())
     files.update({key: os.path.join(directory, path) for key, _, path in pairs})
     return files
+
+
+def unknown_server_files(buildout):
+    """[topology] server-files entries whose KEY is no server of the topology: a typo that leaves the real
+    server checked against prod-KEY.cfg, or against nothing."""
+    known = known_servers(buildout)
+    entries = buildout["topology"].get("server-files", "").split()
+    return [f"{where(buildout, 'topology', 'server-files')} names {key!r}, which is no server of [topology] "
+            f"(servers: {', '.join(sorted(known))})"
+            for key in (entry.partition("=")[0] for entry in entries) if key not in known]
 
 
 def load(path):
@@ -54,7 +72,7 @@ def problems(buildout):
         return []
     files = server_files(buildout)
     parts = buildout["buildout"]["parts"].split()
-    found, loaded = [], {}
+    found, loaded = unknown_server_files(buildout), {}
 
     def other(key):
         path = files[key]
@@ -80,6 +98,14 @@ def problems(buildout):
     if "instance" in parts:
         found.extend(runs_everywhere(buildout, other, "app-servers", "memcached",
                                      "the instances keep part of their cache in its memcached"))
+    if "instance" in parts:
+        found.extend(same_values(buildout, other, "app-servers", APP_AGREEMENT,
+                                 "the app servers serve one site from one database and one session store"))
+    if "nginx-config" in parts:
+        found.extend(same_values(buildout, other, "app-servers", SITE_AGREEMENT,
+                                 "nginx's virtual host names the site the app servers' instances hold"))
+    if "rsyslog-config" in parts and "rsyslog" not in buildout._raw.get("listen", {}):
+        found.extend(runs_everywhere(buildout, other, "log-server", "rsyslog", "this server's rsyslog forwards there"))
     if "patroni-config" in parts:
         found.extend(runs_everywhere(buildout, other, "database-servers", "patroni", "Patroni expects a member there"))
         found.extend(same_values(buildout, other, "database-servers", DATABASE_AGREEMENT,
@@ -100,6 +126,16 @@ DATABASE_AGREEMENT = (
     ("ports", "postgres"), ("ports", "patroni"), ("ports", "etcd-client"),
     ("topology", "database-servers"), ("topology", "voters"),
 )
+# What every app server must say alike: one site in one database, one session store (a member's cookie
+# read on either), one history mode (RelStorage refuses the other's tables).
+APP_AGREEMENT = (
+    ("settings", "site-id"), ("settings", "site-database"), ("settings", "site-role"),
+    ("relstorage-settings", "keep-history"), ("relstorage-settings", "cache-prefix"),
+    ("beaker-settings", "type"), ("beaker-settings", "timeout"), ("beaker-settings", "secure"),
+    ("topology", "app-servers"),
+)
+# What a web server must say as the app servers do: its virtual host's path.
+SITE_AGREEMENT = (("settings", "site-id"),)
 # What every voter must say alike: one etcd cluster.
 VOTER_AGREEMENT = (("etcd-settings", "cluster-token"), ("ports", "etcd-client"), ("ports", "etcd-peer"),
                    ("topology", "voters"))

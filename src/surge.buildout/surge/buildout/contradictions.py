@@ -8,6 +8,7 @@ contradiction before any part is touched, naming both settings.
 
 from surge.buildout import roles
 from surge.buildout.errors import where
+from surge.buildout.network import addresses_of
 from surge.buildout.schema import HAPROXY_TIME, NGINX_TIME, VARNISH_TIME
 
 # RelStorage's two connections per Zope thread (load and store), which PostgreSQL counts.
@@ -105,8 +106,31 @@ def drain_outlasts_requests(buildout):
             "would kill requests HAProxy still waits for"]
 
 
+def web_servers_outside_app_sources(buildout):
+    """In production, no web server (that is not also an app server) among the app tier's sources, by key or
+    by address: the public-facing machine would reach memcached, the instances, PostgreSQL and Varnish's
+    PURGE, everything the firewall keeps for the app servers."""
+    if buildout["settings"].get("mode") != "production":
+        return []
+    topology = buildout["topology"]
+    app_servers = set(topology["app-servers"].split())
+    web_servers = [key for key in topology["web-servers"].split() if key not in app_servers]
+    web_addresses = {key: addresses_of(buildout["hosts"].get(key, "")) for key in web_servers}
+    found = []
+    for source in topology["app-sources"].split():
+        addresses = addresses_of(buildout["hosts"].get(source, ""))
+        for web in web_servers:
+            if source == web or addresses & web_addresses[web]:
+                found.append(f"{where(buildout, 'topology', 'app-sources')} = {topology['app-sources']!r} names "
+                             f"{source}, {'which is' if source == web else 'the address of'} the web server {web} "
+                             f"({where(buildout, 'topology', 'web-servers')}): the app tier's private services "
+                             "would be open to the public-facing machine")
+    return found
+
+
 RULES = (pool_priorities, memory_limit_above_cache, connections_for_threads, grace_order, nginx_waits_for_varnish,
-         drain_outlasts_requests)
+         drain_outlasts_requests,
+         web_servers_outside_app_sources)
 
 
 def problems(buildout):

@@ -10,6 +10,8 @@ programs
     and stops last), user (empty: supervisord's own), directory,
     startsecs, stopwaitsecs, stopsignal, autorestart, environment, and for
     N copies of one program numprocs, numprocs-start and process-name.
+    ``binds`` names the [listen] keys the program listens on: one that starts
+    as a user (not root) cannot take a port below 1024, and is refused here.
     ``kind = eventlistener`` (with ``events``) makes it an event listener,
     whose standard output is supervisord's protocol: its log is
     ``stderr-logfile``.
@@ -24,6 +26,7 @@ values left out).
 """
 
 from surge.buildout.errors import ConfigError, fail, where
+from surge.buildout.network import split_bind
 from surge.buildout.rendering import Template
 from surge.buildout.schema import SUPERVISOR_SIZE, Integer, Schema, Setting
 
@@ -81,6 +84,7 @@ class Supervisor(Template):
             if program.get("kind", "program") not in ("program", "eventlistener", ""):
                 problems.append(f"{where(self.buildout, section, 'kind')} = {program['kind']!r} is not program "
                                 "or eventlistener")
+            problems.extend(privileged_binds(self.buildout, section, program))
             if program.get("kind") == "eventlistener":
                 program["stdout-logfile"] = "NONE"
             programs.append(program)
@@ -96,3 +100,19 @@ class Supervisor(Template):
                           and not (program.get("kind") == "eventlistener" and key in NOT_FOR_LISTENERS)]}
             for program in sorted(programs, key=lambda program: int(program["priority"]))
         ]}
+
+
+def privileged_binds(buildout, section, program):
+    """The [listen] keys of PROGRAM (``binds``) on a port below 1024 when it starts as a user: only root
+    binds those, so the daemon would fail at start."""
+    user = program.get("user", "").strip()
+    if not user:
+        return []
+    problems = []
+    for key in program.get("binds", "").split():
+        port = split_bind(buildout["listen"][key])[1].partition("+")[0]
+        if port.isdigit() and int(port) < 1024:
+            problems.append(f"{where(buildout, 'listen', key)} = {buildout['listen'][key]!r} is below 1024, and "
+                            f"{where(buildout, section, 'user')} = {user!r} starts {program['name']} without "
+                            "root: only root binds such a port")
+    return problems

@@ -19,7 +19,8 @@ What it checks, reporting every problem at once with file, section and key:
 - no two settings of the server contradict each other
   (surge.buildout.contradictions: pool priorities, memory limit and cache,
   PostgreSQL's connections and the instances' threads, Varnish's grace,
-  nginx's and Varnish's timeouts, draining and HAProxy's server timeout),
+  nginx's and Varnish's timeouts, draining and HAProxy's server timeout,
+  in production a web server among the app tier's sources),
   and no identity gives the server away (surge.buildout.identities: the
   Zope and PostgreSQL users their own, HAProxy's group not root's, the
   site's role and database not the superuser's, the logs' or PostgreSQL's);
@@ -32,7 +33,9 @@ What it checks, reporting every problem at once with file, section and key:
 - in production, what this build says about the other servers matches
   their own top-level files (surge.buildout.across);
 - in production, no develop egg and no mr.developer: our packages, the
-  build's own recipes included, come from internal releases;
+  build's own recipes included, come from internal releases, each pinned
+  with the +surge label (a ``[releases] packages`` name no pin names is
+  refused with the nearest pinned one);
 - nothing zc.buildout would ignore: a key that nothing reads in [firewall],
   [releases], [apply] or [debian] (with the nearest known one), and an
   option set outside buildout.d/ in a part a fragment defines (a setting
@@ -323,7 +326,11 @@ def unlabelled_releases(buildout):
     problems = []
     for package in buildout["releases"].get("packages", "").split():
         pin = versions.get(package, "")
-        if "+" not in pin:
+        if not pin:
+            near = difflib.get_close_matches(package, list(versions), n=1)
+            problems.append(f"{where(buildout, 'releases', 'packages')} names {package!r}, which no pin of "
+                            f"[versions] names{f'; did you mean {near[0]}?' if near else ''}")
+        elif "+" not in pin:
             problems.append(f"{where(buildout, 'versions', package)} = {pin!r} has no local version label "
                             f"(+surge): the public index could serve a same-named {package} of that version "
                             "instead of our release (docs/releasing.rst)")
