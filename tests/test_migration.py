@@ -3,12 +3,15 @@ HTTP), imported into the cluster's site on RelStorage/PostgreSQL, compared item 
 nothing new; bad input refused with nothing changed."""
 
 import base64
+import contextlib
 import hashlib
+import http.server
 import json
 import os
 import re
 import shutil
 import struct
+import threading
 import urllib.error
 import urllib.request
 import zlib
@@ -277,3 +280,76 @@ def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, t
 
     assert snapshot(target_site) == before
     shutil.rmtree(folder)
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers a POST to /@export with a redirect to server.redirect_to (if set), anything else with 404; keeps
+    every request's path and Authorization header in server.seen."""
+
+    def answer(self):
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        if self.command == "POST" and self.path.endswith("/@export") and self.server.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", self.server.redirect_to)
+        else:
+            self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def recorders(*addresses):
+    servers = [http.server.ThreadingHTTPServer((address, 0), Recorder) for address in addresses]
+    for server in servers:
+        server.seen, server.redirect_to = [], None
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.10/Plone", "HTTP://old.example.org:8080/Plone",
+                                 "http://10.1.2.3/Plone", "http://127.0.0.1.nip.io/Plone"])
+def test_export_refuses_to_send_the_password_in_the_clear_to_another_machine(dev_build, tmp_path, url):
+    checkout, _, _ = dev_build
+    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": "a-password-to-keep"}
+    refused = migrate(checkout, "export", str(tmp_path / "export"), "--url", url, "--user", "admin", env=env,
+                      check=False)
+    assert refused.returncode == 1
+    assert "in the clear (plain HTTP to another machine)" in refused.stdout
+    assert "--plain-http" in refused.stdout
+    assert not (tmp_path / "export").exists()
+
+
+def test_export_never_carries_the_password_across_a_redirect_to_another_host(dev_build, tmp_path):
+    checkout, _, _ = dev_build
+    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": "a-password-to-keep"}
+    expected = "Basic " + base64.b64encode(b"admin:a-password-to-keep").decode()
+    with recorders("127.0.0.1", "127.0.0.2", "127.0.0.1") as (first, other, third):
+        # The positive control: to the same origin the credentials go along.
+        first.redirect_to = f"http://127.0.0.1:{first.server_port}/moved"
+        migrate(checkout, "export", str(tmp_path / "same"), "--url", f"http://127.0.0.1:{first.server_port}/Plone",
+                "--user", "admin", env=env, check=False)
+        assert first.seen == [("POST", "/Plone/@export", expected), ("GET", "/moved", expected)]
+        # Another host by address, by name (the same machine, but not the origin the operator named), by a
+        # scheme-relative Location, and another port.
+        for target in (f"http://127.0.0.2:{other.server_port}/Plone", f"http://localhost:{first.server_port}/x",
+                       f"//127.0.0.2:{other.server_port}/y", f"http://127.0.0.1:{third.server_port}/z"):
+            for server in (first, other, third):
+                server.seen.clear()
+            first.redirect_to = target
+            result = migrate(checkout, "export", str(tmp_path / "other"), "--url",
+                             f"http://127.0.0.1:{first.server_port}/Plone", "--user", "admin", env=env, check=False)
+            assert result.returncode == 1 and not (tmp_path / "other").exists()
+            sent, *redirected = first.seen + other.seen + third.seen
+            assert sent == ("POST", "/Plone/@export", expected)
+            assert [request[0] for request in redirected] == ["GET"], (target, redirected)
+            assert redirected[0][2] is None, target

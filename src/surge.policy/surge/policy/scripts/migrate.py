@@ -1,7 +1,7 @@
 """bin/migrate: bring a Plone site's content, users and groups into this site.
 
     bin/migrate export FOLDER                       this build's site, from its database
-    bin/migrate export FOLDER --url URL --user NAME a running Plone 6 site, over HTTP
+    bin/migrate export FOLDER --url URL --user NAME a running Plone 6 site, over HTTPS
     bin/migrate import FOLDER                       into this build's site
 
 Built on plone.exportimport (Plone's own export and import since 6.1; the
@@ -17,6 +17,7 @@ that exist (same path), so running it again creates nothing new.
 
 import argparse
 import getpass
+import ipaddress
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from base64 import b64encode
@@ -43,6 +45,7 @@ TOTAL = re.compile(r"^(?:Exporting (\d+)|Importing (\d+) content items)$")
 DONE = re.compile(r"^(?:Content Exporter: Handled (\d+) items|(\d{7}) - )")
 # Seconds between two progress lines.
 PROGRESS_EVERY = 2.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class MigrationError(Exception):
@@ -151,14 +154,54 @@ def export_local(app, site_id, folder):
     return progress
 
 
+def origin(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url, plain_http):
+    """A URL the password may go to: HTTPS, or plain HTTP to this machine, or plain HTTP when the operator says so."""
+    scheme, host, _ = origin(url)
+    if scheme not in DEFAULT_PORTS or not host:
+        raise MigrationError(f"--url {url} is not an http:// or https:// URL with a host")
+    if scheme == "http" and not is_loopback(host) and not plain_http:
+        raise MigrationError(f"--url {url} would send {host} the password in the clear (plain HTTP to another "
+                             "machine): use https://, or add --plain-http if the network between is yours")
+
+
+class CredentialsStayWithTheirOrigin(urllib.request.HTTPRedirectHandler):
+    """A redirect keeps the Authorization header only to the same scheme, host and port (or the same host's
+    HTTPS): never to another host, never down to plain HTTP."""
+
+    def redirect_request(self, request, stream, code, message, headers, new_url):
+        redirected = super().redirect_request(request, stream, code, message, headers, new_url)
+        if redirected is not None:
+            before, after = origin(request.full_url), origin(new_url)
+            upgraded = before[:2] == ("http", after[1]) and after[0] == "https"
+            if after != before and not upgraded:
+                redirected.remove_header("Authorization")
+                say(f"export: redirected to {new_url}, another origin: the credentials are not sent there")
+        return redirected
+
+
 def export_remote(url, user, password, folder):
     """POST URL/@export (plone.exportimport's REST service): a zip of the whole export."""
     request = urllib.request.Request(url.rstrip("/") + "/@export", data=b"", method="POST", headers={
         "Accept": "application/json",
         "Authorization": "Basic " + b64encode(f"{user}:{password}".encode()).decode(),
     })
+    opener = urllib.request.build_opener(CredentialsStayWithTheirOrigin)
     try:
-        response = urllib.request.urlopen(request, timeout=3600)
+        response = opener.open(request, timeout=3600)
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
             raise MigrationError(f"{url} refused {user}'s credentials (HTTP {error.code}): an export needs a "
@@ -335,6 +378,9 @@ def main(zope_conf, site_id, run_as="", argv=None):
     export.add_argument("folder", type=Path)
     export.add_argument("--url", help="a running Plone 6 site (its URL), instead of this build's database")
     export.add_argument("--user", help="a Manager of the site at --url")
+    export.add_argument("--plain-http", action="store_true",
+                        help="allow an http:// --url on another machine (the password crosses the network "
+                             "readable); https:// and this machine's own addresses need no flag")
     imported = commands.add_parser("import", help="import FOLDER into this build's site")
     imported.add_argument("folder", type=Path)
     parser.add_argument("--site-id", default=site_id, help="this build's site (default: %(default)s)")
@@ -345,6 +391,7 @@ def main(zope_conf, site_id, run_as="", argv=None):
         if args.command == "export" and args.url:
             if not args.user:
                 parser.error("--url needs --user")
+            check_url(args.url, args.plain_http)
             new_folder(folder)
             password = os.environ.get(PASSWORD_VARIABLE) or getpass.getpass(f"{args.user}'s password: ")
             export_remote(args.url, args.user, password, folder)
