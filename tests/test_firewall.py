@@ -1,6 +1,7 @@
 """Each server's host firewall, loaded into a network namespace this test makes
 (never into the machine's own ruleset): every service admits its sources and
-drops everyone else."""
+drops everyone else; memcached, which has no password, refuses the app
+servers' own local users but the instances'."""
 
 import json
 import os
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from conftest import bad_setting_fails_and_keeps_live_files
-from running import APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2
+from running import APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2, ZOPE_USER
 
 # Ports of production's base.cfg, which the overlay keeps.
 POSTGRES, MEMCACHED, RSYSLOG, MUNIN_NODE, VARNISH = 5432, 11211, 5514, 4949, 6081
@@ -41,6 +42,44 @@ print(json.dumps(results))
 """
 
 
+# Inside the namespace: load the ruleset, listen on the given addresses and ports, connect as each local user.
+LOCAL_PROBE = r"""
+import json, os, pwd, socket, subprocess, sys
+ruleset, cases = sys.argv[1], json.loads(sys.argv[2])
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["nft", "-f", ruleset], check=True)
+listeners = []
+for address, port in sorted({(address, port) for address, port, _ in cases}):
+    listener = socket.socket()
+    listener.bind((address, port))
+    listener.listen(16)
+    listeners.append(listener)
+results = []
+for address, port, user in cases:
+    child = os.fork()
+    if child == 0:
+        entry = pwd.getpwnam(user)
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+        probe = socket.socket()
+        probe.settimeout(1)
+        os._exit(probe.connect_ex((address, port)))
+    _, status = os.waitpid(child, 0)
+    results.append([address, port, user, os.waitstatus_to_exitcode(status) == 0])
+print(json.dumps(results))
+"""
+
+
+def reachable_by_users(root, server, cases):
+    """{(address, port, user): connected} for CASES, as local users, with SERVER's ruleset in a namespace."""
+    ruleset = os.path.join(root, server, "etc", "nftables.conf")
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", LOCAL_PROBE, ruleset, json.dumps(cases)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return {(address, port, user): connected for address, port, user, connected in json.loads(result.stdout)}
+
+
 def reachable(root, server, address, cases):
     """{(port, source): connected} for CASES, with SERVER's ruleset loaded in a namespace of our own."""
     ruleset = os.path.join(root, server, "etc", "nftables.conf")
@@ -61,6 +100,20 @@ def test_app_master_admits_each_service_from_its_sources_only(cluster):
     found = reachable(root, "app-master", APP_MASTER, allowed + refused)
     assert [case for case in allowed if not found[case]] == []
     assert [case for case in refused if found[case]] == []
+
+
+@pytest.mark.parametrize("server", ["app-master", "app-slave"])
+def test_memcached_is_for_the_instances_user_alone_among_local_users(cluster, server):
+    """memcached's own port, here and on the other app server: the instances' user, memcached's (its Munin
+    plugin) and root connect, other local users are refused; the same users reach HAProxy (the control)."""
+    root, _ = cluster
+    users = {"allowed": [ZOPE_USER, "memcache", "root"], "refused": ["www-data", "postgres", "varnish"]}
+    cases = [[address, port, user] for address in (APP_MASTER, APP_SLAVE) for port in (MEMCACHED, HAPROXY)
+             for user in users["allowed"] + users["refused"]]
+    found = reachable_by_users(root, server, cases)
+    assert len(found) == len(cases)
+    for (address, port, user), connected in found.items():
+        assert connected == (port == HAPROXY or user in users["allowed"]), (address, port, user)
 
 
 def test_a_web_server_admits_the_public_everywhere_and_purges_from_app_servers_only(cluster):
@@ -97,6 +150,10 @@ def test_the_machines_own_ruleset_is_untouched(cluster):
     ("firewall:allow=postgres any", "postgres any would open a private service to everyone"),
     ("firewall:allow=patroni app-sources any", "patroni any would open a private service to everyone"),
     ("firewall-settings:ssh-from=everyone", "[firewall-settings] ssh-from = 'everyone'"),
+    # Local users of a service: ports and users that exist.
+    ("firewall:local-users=memcached nosuchuser", "memcached names the user 'nosuchuser', who does not exist"),
+    ("firewall:local-users=memcache nobody", "[firewall] local-users: memcache is no [ports] key"),
+    ("firewall:local-users=memcached", "memcached names no user who may connect to it"),
     # sshd on a port a service of the server binds.
     ("firewall-settings:ssh-port=${ports:haproxy}", "is also the port of"),
     ("firewall-settings:ssh-port=${ports:postgres}", "is also the port of"),

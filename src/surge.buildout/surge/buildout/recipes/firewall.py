@@ -12,14 +12,23 @@ allow
 own
     [hosts] keys of this server's own addresses: what the server sends
     itself is always admitted, as is loopback from 127.0.0.1 and ::1.
+local-users
+    One line per service without authentication of its own: a [ports] key,
+    then the users of this server that may connect to that port, here or on
+    another server (``local-users += memcached plone memcache root``). The
+    input rules cannot tell local users apart (the server's own addresses
+    are admitted); the output chain can, by the socket's owner.
 
 Derived for the template: ``rules`` (per allow line: the key, the TCP port
 or range from [listen], the source addresses by family, or none for
-``any``), ``own`` (by family) and ``ssh_from`` (validated networks). Everything else
-arriving at the server is dropped; what the server sends is not filtered.
+``any``), ``local_rules`` (per local-users line: the key, the port, the
+users, each checked to exist here), ``own`` (by family) and ``ssh_from``
+(validated networks). Everything else arriving at the server is dropped;
+what the server sends is filtered by local-users only.
 """
 
 import ipaddress
+import pwd
 
 from surge.buildout.errors import fail, where
 from surge.buildout.network import addresses_of_keys, host_networks, split_bind
@@ -50,11 +59,18 @@ class Firewall(Template):
             rule, rule_problems = self.rule(key, sources)
             problems += rule_problems
             rules.append(rule)
+        local_rules = []
+        for line in self.options.get("local-users", "").splitlines():
+            if line.split():
+                rule, rule_problems = self.local_rule(*line.split())
+                problems += rule_problems
+                local_rules.append(rule)
         own, own_problems = addresses_of_keys(self.buildout, self.options.get("own", "").split(),
                                               where(self.buildout, self.name, "own"))
         fail(problems + own_problems)
         return {
             "rules": rules,
+            "local_rules": local_rules,
             "own": by_family(host_networks(own)),
             "ssh_from": by_family([str(ipaddress.ip_network(value, strict=False))
                                    for value in self.settings["ssh-from"].split()]),
@@ -85,6 +101,22 @@ class Firewall(Template):
         addresses, address_problems = addresses_of_keys(self.buildout, sorted(set(keys)), at)
         rule = {"key": key, "ports": ports, "sources": by_family(host_networks(addresses))}
         return rule, problems + address_problems
+
+
+    def local_rule(self, key, *users):
+        """({key, port, users}, problems) of one local-users line."""
+        at = where(self.buildout, self.name, "local-users")
+        problems = []
+        if key not in self.buildout["ports"]:
+            problems.append(f"{at}: {key} is no [ports] key")
+        if not users:
+            problems.append(f"{at}: {key} names no user who may connect to it")
+        for user in users:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                problems.append(f"{at}: {key} names the user {user!r}, who does not exist on this server")
+        return {"key": key, "port": self.buildout["ports"].get(key, ""), "users": sorted(set(users))}, problems
 
 
 def by_family(networks):

@@ -165,7 +165,7 @@ def bad_settings(buildout):
 
 # Sections Surge defines that are no settings section, and the keys something reads in each.
 READ_KEYS = {
-    "firewall": ("allow",),
+    "firewall": ("allow", "local-users"),
     "releases": ("find-links", "packages"),
     "apply": ("actions",),
     "debian": ("packages", "services", "users"),
