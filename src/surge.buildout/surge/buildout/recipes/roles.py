@@ -13,6 +13,9 @@ database-primary
     only, joined by ``|``: bin/wait-for waits until one of them does.
 memcached
     Every app server's memcached, HOST:PORT separated by spaces.
+app-sources
+    The addresses the app servers' connections come from ([topology]
+    app-sources), separated by spaces.
 varnish
     Every web server's Varnish as a URL (Plone's purges), separated by spaces.
 etcd
@@ -33,6 +36,7 @@ class Roles:
         options["database"] = roles.database_conninfo(buildout, options["settings"])
         options["database-primary"] = "|".join(roles.patroni_urls(buildout, "/primary"))
         options["memcached"] = " ".join(roles.endpoints(buildout, "app-servers", "memcached"))
+        options["app-sources"] = " ".join(roles.host(buildout, key) for key in roles.keys(buildout, "app-sources"))
         options["varnish"] = " ".join(f"http://{endpoint}" for endpoint in
                                       roles.endpoints(buildout, "web-servers", "varnish"))
         options["etcd"] = ",".join(roles.endpoints(buildout, "voters", "etcd-client"))
