@@ -30,14 +30,18 @@ ZOPE_USER = topology.ZOPE_USER
 SITE_URLS = topology.site_urls()
 # The path of the site as the web servers' nginx rewrites it for Zope.
 VHM = topology.VIRTUAL_HOST_PREFIX
+# A loopback address outside the cluster's admin addresses and limit-exempt (127.0.0.1 only), and no server's.
+OUTSIDER = "127.0.0.2"
 
 
 exchange = cluster_running.exchange
 
 
-def request(host, port, path, method="GET", headers=None, body=None, timeout=60):
+def request(host, port, path, method="GET", headers=None, body=None, timeout=60, source=None):
     """(status, headers, body) of one plain HTTP request."""
-    return exchange(http.client.HTTPConnection(host, port, timeout=timeout), method, path, headers, body)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout,
+                                            source_address=(source, 0) if source else None)
+    return exchange(connection, method, path, headers, body)
 
 
 def load(host, port, path, headers, clients, seconds, stop=None):

@@ -6,7 +6,9 @@ of both within 2 s (both Varnishes purged); SIGKILL of an instance while 20 clie
 nothing; with every instance stopped cached pages are served and the rest gets the panic page, and the site
 recovers without restarting nginx, Varnish or HAProxy; without any memcached pages are served and sessions
 start again; a short spike of ``bin/loadtest`` (readers, members logging in, authors saving the edit form)
-through both web servers fails no request and the authors' saves reach Plone.
+through both web servers fails no request and the authors' saves reach Plone. From a non-admin address an
+administrator is refused whatever the URL and credentials (cookie, token, login form, @login) while an editor
+works; a request that did not pass nginx is taken from an app server only.
 """
 
 import json
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -141,9 +144,10 @@ def personal_limit(root):
     return int(rate), int(burst)
 
 
-def test_one_address_flooding_author_paths_with_a_forged_cookie_leaves_a_real_author_working(site):
+def test_one_address_flooding_author_paths_with_a_forged_cookie_leaves_a_real_author_working(site, editor):
     author, flooder, seconds = "127.0.0.8", "127.0.0.9", 30  # neither exempt from the limits nor an admin address
-    cookie = login(site, WEB_1)
+    # An editor: an administrator works from the admin addresses only.
+    _, cookie = form_login(site, *editor, source=author)
     author_p95(site, cookie, author, count=5)  # warm-up, left out
     idle = author_p95(site, cookie, author)
     flood = subprocess.Popen([sys.executable, "-c", FLOOD, WEB_1, str(HTTPS), os.path.join(site, "tls", "ca.crt"),
@@ -185,6 +189,86 @@ def test_a_login_through_web_1_works_through_web_2_and_is_never_cached(site):
         assert headers["X-Cache"] != "HIT" and headers["X-Surge-Pool"] == "member", dict(headers)
     status, headers, _ = https(site, WEB_2, "/news/edit", headers={"Cookie": cookie})
     assert headers["X-Surge-Pool"] == "author", (status, dict(headers))
+
+
+EDITOR, EDITOR_PASSWORD = "e2e-editor", "Editor-Password-" + uuid.uuid4().hex
+
+
+def form_login(root, name, password, source=None):
+    """(status, the __ac cookie or None) of Plone's login form posted through web-1 from SOURCE."""
+    form = urllib.parse.urlencode({"__ac_name": name, "__ac_password": password, "buttons.login": "Log in",
+                                   "came_from": ""})
+    status, headers, _ = running.https(root, WEB_1, "/login", "POST",
+                                       {"Content-Type": "application/x-www-form-urlencoded"}, form, source=source)
+    cookies = [value.split(";", 1)[0] for key, value in headers.items()
+               if key.lower() == "set-cookie" and value.startswith("__ac=") and not value.startswith('__ac="";')]
+    return status, (cookies[0] if cookies else None)
+
+
+def rest_login(root, name, password, path="/@login", source=None):
+    """(status, the body) of plone.restapi's login through web-1 from SOURCE."""
+    status, _, body = running.https(root, WEB_1, path, "POST", {"Accept": "application/json",
+                                                                "Content-Type": "application/json"},
+                                    json.dumps({"login": name, "password": password}), source=source)
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def editor(site):
+    """A user with the Editor role, made by the Zope admin from an admin address."""
+    body = {"username": EDITOR, "email": f"{EDITOR}@example.org", "password": EDITOR_PASSWORD, "roles": ["Editor"]}
+    status, _, answer = https(site, WEB_1, "/@users", "POST", admin_json(site), json.dumps(body))
+    assert status == 201, answer
+    return EDITOR, EDITOR_PASSWORD
+
+
+# Paths nginx lets through from anywhere: only the instances' rule (surge.policy.admin) refuses them here.
+EVERYDAY_PATHS = ("/", "/news", "/@@search", "/news/edit", "/@search?SearchableText=news", "/@navigation")
+
+
+def test_an_administrator_is_refused_from_outside_whatever_the_url_and_credentials(site, editor):
+    cookie = login(site, WEB_1)
+    status, body = rest_login(site, "admin", running.admin_password(site))
+    assert status == 200, body
+    token = json.loads(body)["token"]
+    for credentials in ({"Cookie": cookie}, {"Authorization": f"Bearer {token}"}):
+        for path in EVERYDAY_PATHS:
+            # plone.rest answers its services to JSON clients only.
+            service = "/@" in path and "@@" not in path
+            headers = {**credentials, "Accept": "application/json"} if service else credentials
+            inside = running.https(site, WEB_1, path, headers=headers)[0]
+            outside = running.https(site, WEB_1, path, headers=headers, source=running.OUTSIDER)[0]
+            assert (inside, outside) == (200, 403), (path, list(credentials))
+    # Logging in from outside: refused by the form, by the REST API at any of its spellings; wrong credentials
+    # are told as wrong, not as an administrator's.
+    assert form_login(site, "admin", running.admin_password(site), source=running.OUTSIDER) == (403, None)
+    for path in ("/@login", "/@login/", "/news/@login"):
+        assert rest_login(site, "admin", running.admin_password(site), path, source=running.OUTSIDER)[0] == 403
+    assert rest_login(site, "admin", "not-the-password", source=running.OUTSIDER)[0] == 401
+
+
+def test_an_editor_works_from_outside(site, editor):
+    name, password = editor
+    status, cookie = form_login(site, name, password, source=running.OUTSIDER)
+    assert cookie, status
+    for path in ("/news", "/news/edit"):
+        assert running.https(site, WEB_1, path, headers={"Cookie": cookie}, source=running.OUTSIDER)[0] == 200
+    status, body = rest_login(site, name, password, source=running.OUTSIDER)
+    assert status == 200 and json.loads(body)["token"], body
+
+
+def test_a_request_that_did_not_pass_nginx_comes_from_an_app_server_or_is_refused(site):
+    """The instances and HAProxy take a request without nginx's X-Surge-Admin only from an app server's
+    address (in the cluster also 127.0.0.1, every loopback connection's source); a header holding anything but
+    0 or 1 from nowhere."""
+    path = f"{running.VHM}/news"
+    for port in (running.BASE, running.HAPROXY):
+        assert running.request(running.APP_MASTER, port, path)[0] == 200
+        assert running.request(running.APP_MASTER, port, path, headers={"X-Surge-Admin": "0"},
+                               source=running.OUTSIDER)[0] == 200
+        assert running.request(running.APP_MASTER, port, path, source=running.OUTSIDER)[0] == 403
+    for header in ("", "yes", "1, 1", "true"):
+        assert running.request(running.APP_MASTER, running.BASE, path, headers={"X-Surge-Admin": header})[0] == 403
 
 
 def test_a_session_value_set_on_one_app_server_is_read_on_the_other(site):

@@ -1,6 +1,8 @@
 """bin/migrate: a development site filled with a realistic sample, exported (from its database and over
 HTTP), imported into the cluster's site on RelStorage/PostgreSQL, compared item by item; imported again,
-nothing new; bad input refused with nothing changed."""
+nothing new; bad input refused with nothing changed (an export whose blob path or link leads outside it among
+it); export --url never sends the password in the clear to another machine nor across a redirect to another
+origin."""
 
 import base64
 import contextlib
@@ -174,7 +176,8 @@ def give_to_the_instances_user(folder):
     for parent, _, files in os.walk(folder):
         shutil.chown(parent, ZOPE_USER)
         for name in files:
-            shutil.chown(os.path.join(parent, name), ZOPE_USER)
+            if not os.path.islink(os.path.join(parent, name)):  # never the file a link points at
+                shutil.chown(os.path.join(parent, name), ZOPE_USER)
 
 
 def test_export_import_carries_everything_and_a_second_import_adds_nothing(source, target, cluster):
@@ -239,6 +242,46 @@ def page(url, user, password):
         return error.code, error.read()
 
 
+def first_blob(folder):
+    """(the item's path, its data file, its data, the field) of the export's first item with a file."""
+    for parent, _, files in os.walk(os.path.join(folder, "content")):
+        if "data.json" in files:
+            data_file = os.path.join(parent, "data.json")
+            with open(data_file) as stream:
+                data = json.load(stream)
+            for field, value in data.items():
+                if isinstance(value, dict) and "blob_path" in value:
+                    return data["@id"], data_file, data, field
+    raise AssertionError(f"no item with a file in {folder}")
+
+
+def refused_hostile_exports(checkout, master, folder):
+    """An export whose blob path leads outside it (absolute, "..", through a link) is refused, naming the item."""
+    migrate(checkout, "--site-id", SOURCE_ID, "export", folder)
+    path, data_file, data, field = first_blob(folder)
+    blob = os.path.join(folder, "content", data[field]["blob_path"])
+    zope_conf = os.path.join(master, "parts", "instance", "etc", "zope.conf")
+    with open(data_file) as stream:
+        original = stream.read()
+    upwards = os.path.relpath(zope_conf, os.path.join(folder, "content"))
+    for hostile in (zope_conf, "../../../../../../../../etc/hostname", upwards):
+        data[field]["blob_path"] = hostile
+        with open(data_file, "w") as stream:
+            json.dump(data, stream)
+        give_to_the_instances_user(folder)
+        result = migrate(master, "import", folder, user=ZOPE_USER, check=False)
+        assert result.returncode == 1 and f"{path}: blob {hostile}" in result.stdout, result.stdout
+        assert "leads outside the export" in result.stdout and "nothing was changed" in result.stdout
+    with open(data_file, "w") as stream:
+        stream.write(original)
+    os.remove(blob)
+    os.symlink(zope_conf, blob)
+    give_to_the_instances_user(folder)
+    result = migrate(master, "import", folder, user=ZOPE_USER, check=False)
+    assert result.returncode == 1 and f"link {os.path.relpath(blob, folder)}" in result.stdout, result.stdout
+    shutil.rmtree(folder)
+
+
 def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, target, cluster, tmp_path):
     checkout, source_site = source
     master, target_site = target
@@ -265,6 +308,8 @@ def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, t
     assert unknown.returncode == 1
     assert "types this site does not have: Gadget (1: /section/news-1)" in unknown.stdout
     assert "nothing was changed" in unknown.stdout
+
+    refused_hostile_exports(checkout, master, os.path.join(cluster[0], "export-hostile"))
 
     env = {**os.environ, "SURGE_MIGRATE_PASSWORD": "not-the-password"}
     refused = migrate(checkout, "export", str(tmp_path / "refused"), "--url", source_site.url, "--user", "admin",

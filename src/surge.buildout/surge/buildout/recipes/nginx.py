@@ -27,7 +27,8 @@ and ``limit_exempt`` (validated networks), ``author_pattern`` and
 ``login_pattern`` and ``admin_pattern`` (one alternation each; no
 ``admin_pattern`` when ``admin-paths`` is empty), ``https_url`` (no :443 when it is
 443), ``resolvers``, ``methods`` (one alternation; PURGE and BAN refused),
-``csp_header`` (enforced or report-only), ``internal_headers`` (the
+``csp_header`` (enforced or report-only), ``method_query_pattern`` (a
+query key naming a method, however spelt), ``internal_headers`` (the
 headers HAProxy and Varnish add, for the admin addresses only) and
 ``admin_pages`` ((NAME, HOST:PORT) pairs).
 """
@@ -109,6 +110,18 @@ CACHE_METHODS = ("PURGE", "BAN")
 ADMIN_PAGE_NAME = re.compile(r"^(?!busy$)[a-z][a-z0-9-]*$")
 
 
+def any_encoding(text):
+    """A regex (for nginx's case-blind ~*) matching TEXT with any of its characters percent-encoded: $args is
+    the query as the client sent it, and Zope decodes it before it reads the converters."""
+    return "".join(f"({re.escape(char)}|%{ord(char):02x})" for char in text)
+
+
+# Zope's publisher calls the method a query key names after a colon: NAME:method, :default_method,
+# NAME:action... followed by more converters (":method:string"), an image button's ".x", or the value.
+METHOD_QUERY_PATTERN = ("(^|&)[^&=]*(:|%3a)(" + "|".join(any_encoding(name) for name in (
+    "default_method", "default_action", "method", "action")) + ")([:.=&%]|$)")
+
+
 class Nginx(Template):
     schema = SETTINGS
 
@@ -139,6 +152,7 @@ class Nginx(Template):
             "login_pattern": alternation(settings["login-paths"]),
             "admin_pattern": alternation(settings["admin-paths"]) if settings["admin-paths"].strip() else "",
             "methods": "|".join(methods),
+            "method_query_pattern": METHOD_QUERY_PATTERN,
             "csp_header": ("Content-Security-Policy-Report-Only" if settings["csp-report-only"] == "true"
                            else "Content-Security-Policy"),
             "internal_headers": INTERNAL_HEADERS,

@@ -11,7 +11,8 @@ relations, redirects, users (with their password hashes) and groups.
 
 An export is written beside FOLDER and renamed to it when complete, so FOLDER
 is whole or absent. An import checks the folder first (an export, every type
-known to this site) and changes nothing when a check fails; it updates items
+known to this site, no blob path or link leading outside the folder) and
+changes nothing when a check fails; it updates items
 that exist (same path), so running it again creates nothing new.
 """
 
@@ -35,11 +36,12 @@ from pathlib import Path
 
 import transaction
 
+from surge.policy import confined
 from surge.policy.scripts.zopeapp import require_user
 
 PROGRAM = "migrate"
 PASSWORD_VARIABLE = "SURGE_MIGRATE_PASSWORD"
-METADATA = Path("content") / "__metadata__.json"
+METADATA = confined.METADATA
 # plone.exportimport's log lines that say how far it is (plone/exportimport/{ex,im}porters/content.py).
 TOTAL = re.compile(r"^(?:Exporting (\d+)|Importing (\d+) content items)$")
 DONE = re.compile(r"^(?:Content Exporter: Handled (\d+) items|(\d{7}) - )")
@@ -266,14 +268,20 @@ def read_items(folder):
         raise MigrationError(f"{folder} is not an export of bin/migrate (no {METADATA})") from None
     except (ValueError, KeyError, TypeError) as error:
         raise MigrationError(f"{metadata_path} is not plone.exportimport's metadata: {error}") from None
-    items = []
+    items, outside = [], [f"link {link}" for link in confined.links_outside(folder)]
     for name in files:
         path = folder / "content" / name
+        if confined.leads_outside(folder, name):
+            outside.append(f"data file {name}")
+            continue
         try:
             data = json.loads(path.read_text())
             items.append((data["@id"], data["@type"], data.get("UID", "")))
         except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
             raise MigrationError(f"{path}: not an exported item ({error})") from None
+        outside += confined.item_escapes(folder, data["@id"], data)
+    if outside:
+        raise MigrationError(f"{folder}: {confined.describe(outside)}")
     return items
 
 

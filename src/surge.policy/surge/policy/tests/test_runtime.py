@@ -1,4 +1,4 @@
-"""The runtime pieces: Beaker session access, the SQL table."""
+"""The runtime pieces: Beaker session access, the SQL table, the sign-up form."""
 
 import json
 import os
@@ -6,6 +6,7 @@ import tempfile
 import unittest
 
 import transaction
+from App.config import getConfiguration
 from plone.app.testing import TEST_USER_NAME, login, logout
 from zExceptions import Forbidden, Unauthorized
 from zope.component import getMultiAdapter
@@ -106,3 +107,58 @@ class TestSignups(unittest.TestCase):
     def test_without_configuration_the_error_says_where(self):
         with self.assertRaises(data.NotConfigured):
             data.database_url()
+
+
+class TestSignupForm(unittest.TestCase):
+    """@@surge-signup as a public form: the token and the browser's own origin, one answer for new and known
+    addresses, the count for admin addresses and app servers only."""
+
+    layer = SURGE_POLICY_INTEGRATION_TESTING
+
+    def setUp(self):
+        handle, self.path = tempfile.mkstemp(suffix=".sqlite")
+        os.close(handle)
+        configuration = getConfiguration()
+        self.saved = getattr(configuration, "product_config", None)
+        configuration.product_config = {"surge.policy": {"database-url": f"sqlite:///{self.path}"}}
+        logout()
+
+    def tearDown(self):
+        transaction.abort()
+        getConfiguration().product_config = self.saved
+        os.remove(self.path)
+
+    def view(self, method="GET", form=None, **headers):
+        request = self.layer["request"]
+        request.method = request.environ["REQUEST_METHOD"] = method
+        request.form.clear()
+        request.form.update(form or {})
+        for name in ("HTTP_ORIGIN", "HTTP_SEC_FETCH_SITE", "HTTP_X_SURGE_ADMIN"):
+            request.environ.pop(name, None)
+        request.environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+        return getMultiAdapter((self.layer["portal"], request), name="surge-signup")
+
+    def token(self):
+        return json.loads(self.view()())["token"]
+
+    def test_a_post_from_this_sites_page_with_the_token_is_received_once_and_answered_alike(self):
+        answers = [json.loads(self.view("POST", {"email": "d@example.org", "_authenticator": self.token()},
+                                        origin="http://nohost", sec_fetch_site="same-origin")())
+                   for _ in range(2)]
+        self.assertEqual(answers, [{"status": "received"}] * 2)
+        self.assertEqual(json.loads(self.view()())["count"], 1)
+
+    def test_a_post_without_the_token_or_from_another_site_writes_nothing(self):
+        token = self.token()
+        with self.assertRaises(Forbidden):
+            self.view("POST", {"email": "e@example.org"})()
+        for headers in ({"origin": "https://evil.example"}, {"sec_fetch_site": "cross-site"},
+                        {"origin": "http://nohost.evil.example", "sec_fetch_site": "same-site"}):
+            view = self.view("POST", {"email": "e@example.org", "_authenticator": token}, **headers)
+            self.assertIn("this site's own pages", view())
+            self.assertEqual(self.layer["request"].response.getStatus(), 403)
+        self.assertEqual(json.loads(self.view()())["count"], 0)
+
+    def test_the_count_is_not_told_outside_the_admin_addresses(self):
+        self.assertNotIn("count", json.loads(self.view(x_surge_admin="0")()))
+        self.assertIn("count", json.loads(self.view(x_surge_admin="1")()))
