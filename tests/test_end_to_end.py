@@ -7,7 +7,7 @@ nothing; with every instance stopped cached pages are served and the rest gets t
 recovers without restarting nginx, Varnish or HAProxy; without any memcached pages are served and sessions
 start again; a short spike of ``bin/loadtest`` (readers, members logging in, authors saving the edit form)
 through both web servers fails no request and the authors' saves reach Plone. From a non-admin address an
-administrator is refused whatever the URL and credentials (cookie, token, login form, @login) while an editor
+administrator is refused whatever the URL and credentials (cookie, login fields, login form, @login) while an editor
 works; a request that did not pass nginx is taken from an app server only.
 """
 
@@ -226,25 +226,28 @@ def editor(site):
 EVERYDAY_PATHS = ("/", "/news", "/@@search", "/news/edit", "/@search?SearchableText=news", "/@navigation")
 
 
+def with_form_credentials(path, name, password):
+    """PATH with Plone's login fields in its query: PAS reads them on any request."""
+    fields = urllib.parse.urlencode({"__ac_name": name, "__ac_password": password})
+    return f"{path}{'&' if '?' in path else '?'}{fields}"
+
+
 def test_an_administrator_is_refused_from_outside_whatever_the_url_and_credentials(site, editor):
-    cookie = login(site, WEB_1)
-    status, body = rest_login(site, "admin", running.admin_password(site))
-    assert status == 200, body
-    token = json.loads(body)["token"]
-    for credentials in ({"Cookie": cookie}, {"Authorization": f"Bearer {token}"}):
-        for path in EVERYDAY_PATHS:
-            # plone.rest answers its services to JSON clients only.
-            service = "/@" in path and "@@" not in path
-            headers = {**credentials, "Accept": "application/json"} if service else credentials
-            inside = running.https(site, WEB_1, path, headers=headers)[0]
-            outside = running.https(site, WEB_1, path, headers=headers, source=running.OUTSIDER)[0]
-            assert (inside, outside) == (200, 403), (path, list(credentials))
-    # Logging in from outside: refused by the form, by the REST API at any of its spellings; wrong credentials
-    # are told as wrong, not as an administrator's.
-    assert form_login(site, "admin", running.admin_password(site), source=running.OUTSIDER) == (403, None)
-    for path in ("/@login", "/@login/", "/news/@login"):
-        assert rest_login(site, "admin", running.admin_password(site), path, source=running.OUTSIDER)[0] == 403
-    assert rest_login(site, "admin", "not-the-password", source=running.OUTSIDER)[0] == 401
+    cookie, password = login(site, WEB_1), running.admin_password(site)
+    for path in EVERYDAY_PATHS:
+        # plone.rest answers its services to JSON clients only.
+        headers = {"Accept": "application/json"} if "/@" in path and "@@" not in path else {}
+        for url, credentials in ((path, {**headers, "Cookie": cookie}),
+                                 (with_form_credentials(path, "admin", password), headers)):
+            inside = running.https(site, WEB_1, url, headers=credentials)[0]
+            outside = running.https(site, WEB_1, url, headers=credentials, source=running.OUTSIDER)[0]
+            assert (inside, outside) == (200, 403), (url, list(credentials))
+    # Logging in from outside: refused by the form and by the REST API at any of its spellings (before the
+    # service, which this site's setup would answer 501: no JWT plugin); wrong credentials are not told apart.
+    assert form_login(site, "admin", password, source=running.OUTSIDER) == (403, None)
+    # "/@login/" and "/news/@login" are no service here (404); the add-on's tests try the suffix.
+    assert rest_login(site, "admin", password, "/@login", source=running.OUTSIDER)[0] == 403
+    assert rest_login(site, "admin", "not-the-password", source=running.OUTSIDER)[0] != 403
 
 
 def test_an_editor_works_from_outside(site, editor):
@@ -253,8 +256,7 @@ def test_an_editor_works_from_outside(site, editor):
     assert cookie, status
     for path in ("/news", "/news/edit"):
         assert running.https(site, WEB_1, path, headers={"Cookie": cookie}, source=running.OUTSIDER)[0] == 200
-    status, body = rest_login(site, name, password, source=running.OUTSIDER)
-    assert status == 200 and json.loads(body)["token"], body
+    assert running.https(site, WEB_1, with_form_credentials("/news", name, password), source=running.OUTSIDER)[0] == 200
 
 
 def test_a_request_that_did_not_pass_nginx_comes_from_an_app_server_or_is_refused(site):
