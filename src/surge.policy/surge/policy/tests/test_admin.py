@@ -130,10 +130,14 @@ class TestAdministratorsFromOutside(unittest.TestCase):
         form = urllib.parse.urlencode({"__ac_name": "manager", "__ac_password": PASSWORD, "buttons.login": "Log in"})
         self.assertEqual(self.status(self.browser("0"), "/login", form, "application/x-www-form-urlencoded"),
                          "Forbidden")
+        # Padded past any size a check might stop at, and the keys spelt with JSON escapes.
+        bodies = (json.dumps({"login": "manager", "password": PASSWORD}),
+                  json.dumps({"login": "manager", "password": PASSWORD, "padding": " " * 100_000}),
+                  '{"l\\u006fgin": "manager", "p\\u0061ssword": "%s"}' % PASSWORD)
         for path in ("/@login", "/@login/"):
-            with self.subTest(path=path):
-                body = json.dumps({"login": "manager", "password": PASSWORD})
-                self.assertEqual(self.status(self.browser("0"), path, body, "application/json"), "Forbidden")
+            for body in bodies:
+                with self.subTest(path=path, body=body[:40]):
+                    self.assertEqual(self.status(self.browser("0"), path, body, "application/json"), "Forbidden")
 
     def test_the_same_requests_pass_from_an_admin_address_and_an_editor_passes_from_outside(self):
         for user, admin in (("manager", "1"), ("siteadmin", "1"), ("setup", None), ("editor", "0")):
