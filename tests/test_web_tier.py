@@ -217,6 +217,18 @@ def test_anonymous_page_is_a_miss_then_a_hit(web_1):
     assert first["X-Backend-Class"] == "anonymous"
 
 
+# PAS reads Plone's login fields on any request: a page so asked for is the user's, not an anonymous visitor's.
+@pytest.mark.parametrize("query", ["__ac_name=someone&__ac_password=guess", "x=1&__ac_password=guess",
+                                   "%5F%5Fac_name=someone&%5f%5fac_password=guess", "__AC_NAME=someone"])
+def test_login_fields_in_the_query_are_never_cached(web_1, query):
+    path = f"{new_path()}?{query}"
+    answers = [https("GET", path, web_1)[1] for _ in range(2)]
+    assert [a["X-Cache"] for a in answers] == ["PASS", "PASS"]
+    # The control: a page with another query is cached.
+    plain = f"{new_path()}?x=1"
+    assert [https("GET", plain, web_1)[1]["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
+
+
 def test_login_cookie_is_never_cached_and_reaches_the_backend_as_member(web_1):
     path = new_path()
     answers = [https("GET", path, web_1, {"Cookie": "__ac=someone"})[1] for _ in range(2)]
