@@ -19,31 +19,8 @@ PATRONI, ETCD_CLIENT, ETCD_PEER = 8008, 2379, 2380
 OUTSIDER = "127.0.0.5"
 pytestmark = pytest.mark.slow
 
-# Inside the namespace: load the ruleset, listen on every port, connect from each source.
-PROBE = r"""
-import json, socket, subprocess, sys
-ruleset, address, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-subprocess.run(["nft", "-f", ruleset], check=True)
-listeners = []
-for port in sorted({port for port, _ in cases}):
-    listener = socket.socket()
-    listener.bind((address, port))
-    listener.listen(16)
-    listeners.append(listener)
-results = []
-for port, source in cases:
-    probe = socket.socket()
-    probe.settimeout(1)
-    probe.bind((source, 0))
-    results.append([port, source, probe.connect_ex((address, port)) == 0])
-    probe.close()
-print(json.dumps(results))
-"""
-
-
-# Inside the namespace: load the ruleset, listen on the given addresses and ports, connect as each local user.
-LOCAL_PROBE = r"""
+# Inside the namespace, before either probe: load the ruleset, listen on every (address, port) the cases name.
+SETUP = r"""
 import json, os, pwd, socket, subprocess, sys
 ruleset, cases = sys.argv[1], json.loads(sys.argv[2])
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -54,6 +31,20 @@ for address, port in sorted({(address, port) for address, port, _ in cases}):
     listener.bind((address, port))
     listener.listen(16)
     listeners.append(listener)
+"""
+# Then connect from each case's source address...
+FROM_SOURCES = SETUP + r"""
+results = []
+for address, port, source in cases:
+    probe = socket.socket()
+    probe.settimeout(1)
+    probe.bind((source, 0))
+    results.append(probe.connect_ex((address, port)) == 0)
+    probe.close()
+print(json.dumps(results))
+"""
+# ...or as each case's local user.
+AS_USERS = SETUP + r"""
 results = []
 for address, port, user in cases:
     child = os.fork()
@@ -66,27 +57,30 @@ for address, port, user in cases:
         probe.settimeout(1)
         os._exit(probe.connect_ex((address, port)))
     _, status = os.waitpid(child, 0)
-    results.append([address, port, user, os.waitstatus_to_exitcode(status) == 0])
+    results.append(os.waitstatus_to_exitcode(status) == 0)
 print(json.dumps(results))
 """
 
 
-def reachable_by_users(root, server, cases):
-    """{(address, port, user): connected} for CASES, as local users, with SERVER's ruleset in a namespace."""
+def connected(root, server, probe, cases):
+    """{(address, port, source or user): connected} for CASES, run by PROBE with SERVER's ruleset loaded in a
+    network namespace of our own."""
     ruleset = os.path.join(root, server, "etc", "nftables.conf")
-    result = subprocess.run(["unshare", "--net", sys.executable, "-c", LOCAL_PROBE, ruleset, json.dumps(cases)],
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", probe, ruleset, json.dumps(cases)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return {(address, port, user): connected for address, port, user, connected in json.loads(result.stdout)}
+    return dict(zip(map(tuple, cases), json.loads(result.stdout)))
+
+
+def reachable_by_users(root, server, cases):
+    """{(address, port, user): connected} for CASES, as local users."""
+    return connected(root, server, AS_USERS, cases)
 
 
 def reachable(root, server, address, cases):
-    """{(port, source): connected} for CASES, with SERVER's ruleset loaded in a namespace of our own."""
-    ruleset = os.path.join(root, server, "etc", "nftables.conf")
-    result = subprocess.run(["unshare", "--net", sys.executable, "-c", PROBE, ruleset, address, json.dumps(cases)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return {(port, source): connected for port, source, connected in json.loads(result.stdout)}
+    """{(port, source): connected} for CASES, to SERVER's ADDRESS."""
+    found = connected(root, server, FROM_SOURCES, [[address, port, source] for port, source in cases])
+    return {(port, source): result for (_, port, source), result in found.items()}
 
 
 def test_app_master_admits_each_service_from_its_sources_only(cluster):

@@ -16,6 +16,7 @@ import struct
 import threading
 import urllib.error
 import urllib.request
+import uuid
 import zlib
 
 import pytest
@@ -327,6 +328,10 @@ def test_bad_input_is_refused_naming_it_and_the_site_is_left_as_it_was(source, t
     shutil.rmtree(folder)
 
 
+# What bin/migrate sends the stand-in servers below (no real site's).
+STUB_PASSWORD = uuid.uuid4().hex
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Answers a POST to /@export with a redirect to server.redirect_to (if set), anything else with 404; keeps
     every request's path and Authorization header in server.seen."""
@@ -365,7 +370,7 @@ def recorders(*addresses):
                                  "http://10.1.2.3/Plone", "http://127.0.0.1.nip.io/Plone"])
 def test_export_refuses_to_send_the_password_in_the_clear_to_another_machine(dev_build, tmp_path, url):
     checkout, _, _ = dev_build
-    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": "a-password-to-keep"}
+    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": STUB_PASSWORD}
     refused = migrate(checkout, "export", str(tmp_path / "export"), "--url", url, "--user", "admin", env=env,
                       check=False)
     assert refused.returncode == 1
@@ -376,8 +381,8 @@ def test_export_refuses_to_send_the_password_in_the_clear_to_another_machine(dev
 
 def test_export_never_carries_the_password_across_a_redirect_to_another_host(dev_build, tmp_path):
     checkout, _, _ = dev_build
-    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": "a-password-to-keep"}
-    expected = "Basic " + base64.b64encode(b"admin:a-password-to-keep").decode()
+    env = {**os.environ, "SURGE_MIGRATE_PASSWORD": STUB_PASSWORD}
+    expected = "Basic " + base64.b64encode(f"admin:{STUB_PASSWORD}".encode()).decode()
     with recorders("127.0.0.1", "127.0.0.2", "127.0.0.1") as (first, other, third):
         # The positive control: to the same origin the credentials go along.
         first.redirect_to = f"http://127.0.0.1:{first.server_port}/moved"

@@ -296,7 +296,7 @@ def test_ban_from_an_app_server_works(web_1):
 
 
 def test_management_interface_only_from_allowed_addresses(web_1):
-    assert https("GET", "/manage_main", web_1, source="127.0.0.2")[0] == 403
+    assert https("GET", "/manage_main", web_1, source=OUTSIDER)[0] == 403
     assert https("GET", "/manage_main", web_1, source="127.0.0.1")[0] == 200
 
 

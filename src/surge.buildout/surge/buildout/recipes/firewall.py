@@ -102,7 +102,6 @@ class Firewall(Template):
         rule = {"key": key, "ports": ports, "sources": by_family(host_networks(addresses))}
         return rule, problems + address_problems
 
-
     def local_rule(self, key, *users):
         """({key, port, users}, problems) of one local-users line."""
         at = where(self.buildout, self.name, "local-users")

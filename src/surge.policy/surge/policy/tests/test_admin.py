@@ -5,6 +5,7 @@ is refused from outside whatever the URL and whichever credentials; an editor
 is not; without the header (an app server's own request) both pass."""
 
 import json
+import secrets
 import unittest
 import urllib.parse
 
@@ -16,7 +17,8 @@ from zExceptions import BadRequest, Forbidden
 from surge.policy.testing import SURGE_POLICY_FUNCTIONAL_TESTING
 
 XMLRPC = ('<?xml version="1.0"?><methodCall><methodName>getId</methodName><params></params></methodCall>')
-PASSWORD = "Test-Password-4711"
+# The test users' password: made for each run, as every password is.
+PASSWORD = secrets.token_urlsafe(24)
 # (user, global roles on the site); "setup" gets a setup permission through a role of its own.
 USERS = {"editor": ("Member", "Editor"), "siteadmin": ("Member", "Site Administrator"),
          "manager": ("Member", "Manager"), "setup": ("Member", "Setup Reader")}
