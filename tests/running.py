@@ -192,9 +192,15 @@ def site_psql(root, server, query, password=None, timeout=30):
     """QUERY sent over TCP to SERVER's PostgreSQL as the site's login for PASSWORD (the secrets file's unless
     told), as the instances connect: the completed process (or None on timeout)."""
     password = password or secretsfile.value(topology.secrets_file(root), "postgres-site-password")
+    return psql_as(server, query, user=build_secrets.login_name("surge", password), password=password,
+                   database="surge", timeout=timeout)
+
+
+def psql_as(server, query, *, user, password, database, timeout=30):
+    """QUERY sent over TCP to SERVER's PostgreSQL as USER with PASSWORD, psql's output and errors together:
+    the completed process (or None on timeout)."""
     command = [PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query,
-               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname=surge "
-               f"user={build_secrets.login_name('surge', password)}"]
+               f"host={topology.ADDRESS[server]} port={topology.POSTGRES_PORT} dbname={database} user={user}"]
     try:
         return subprocess.run(command, env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)

@@ -38,7 +38,7 @@ def test_a_time_without_an_offset_is_local_time():
 def test_bad_arguments_are_refused_before_the_database_is_asked(arguments, message, capsys):
     with pytest.raises(SystemExit) as stopped:
         logs.main(psql="/nonexistent/psql", connection="host=192.0.2.1", database="logs", user="logs",
-                  secrets_file="/nonexistent", secret="postgres-logs-password",
+                  secrets_file="/nonexistent", secret="postgres-logs-reader-password",
                   schema_file=repo_path("buildout.d", "sql", "logs.sql"), argv=arguments)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err

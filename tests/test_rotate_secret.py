@@ -86,6 +86,6 @@ def test_the_database_roles_are_read_with_their_logins_word():
     from surge.buildout.ops.remote import Server as Remote
 
     config = {"hosts": {"app-master": "10.0.0.1"}, "postgres": {"roles": "\nsurge postgres-site-password logins\n"
-                                                                          "logs postgres-logs-password"}}
+                                                                          "logs\nlogs_writer postgres-logs-writer-password"}}
     assert Remote("app-master", config).database_roles() == {"postgres-site-password": "surge",
-                                                              "postgres-logs-password": "logs"}
+                                                              "postgres-logs-writer-password": "logs_writer"}

@@ -187,3 +187,25 @@ WHERE received >= window_start('7 days') AND received < window_end()
 GROUP BY 1, 2
 ORDER BY 1 DESC, 2;
 COMMENT ON VIEW messages_per_server_hour IS 'messages and errors per server per hour (default: the last 7 days)';
+
+-- Who may do what. The owner (logs) never logs in (buildout.d/postgres.cfg);
+-- logs_writer, the log server's rsyslog, inserts messages and nothing else;
+-- logs_reader, bin/logs and the logs report, reads the views and nothing
+-- else (a view reads messages with its owner's rights, so the reader needs
+-- none on the table). Neither owns anything; nobody else may connect.
+-- Every right is taken away first, so a right granted by hand does not stay.
+DO $$
+DECLARE
+    view record;
+BEGIN
+    EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC, logs_writer, logs_reader', current_database());
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO logs_writer, logs_reader', current_database());
+    REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, logs_writer, logs_reader;
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, logs_writer, logs_reader;
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC, logs_writer, logs_reader;
+    GRANT INSERT ON messages TO logs_writer;
+    GRANT USAGE ON SEQUENCE messages_id_seq TO logs_writer;
+    FOR view IN SELECT viewname FROM pg_views WHERE schemaname = 'public' LOOP
+        EXECUTE format('GRANT SELECT ON %I TO logs_reader', view.viewname);
+    END LOOP;
+END $$;

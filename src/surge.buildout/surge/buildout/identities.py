@@ -17,6 +17,8 @@ OWN_USERS = ("zope", "postgres")
 # Databases PostgreSQL keeps for itself.
 SYSTEM_DATABASES = ("postgres", "template0", "template1")
 LOGS = "logs"
+# The logs database's roles (buildout.d/sql/logs.sql): its owner, rsyslog's and the readers'.
+LOGS_ROLES = (LOGS, "logs_writer", "logs_reader")
 
 
 def value(buildout, section, key):
@@ -54,7 +56,7 @@ def haproxy_group(buildout):
 
 def database_names(buildout):
     role, database = (value(buildout, "settings", key) for key in ("site-role", "site-database"))
-    taken_roles = {value(buildout, "users", "postgres"): "the superuser", LOGS: "the logs'"}
+    taken_roles = {value(buildout, "users", "postgres"): "the superuser", **dict.fromkeys(LOGS_ROLES, "the logs'")}
     patroni = buildout._raw.get("patroni-settings", {})
     for key in ("replication-role", "rewind-role"):
         if key in patroni:

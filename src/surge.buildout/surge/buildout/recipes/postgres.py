@@ -13,7 +13,7 @@ postgres-conf), as the database's system user ``user``.
 
 surge.buildout:postgres-provision renders the psql script that gives the
 site its roles (lines ``ROLE SECRET``: the password is the secret of that
-name), databases (lines ``DATABASE OWNER``) and schemas (lines ``DATABASE
+name; ``ROLE`` alone: a role that never logs in, an owner), databases (lines ``DATABASE OWNER``) and schemas (lines ``DATABASE
 OWNER FILE``: each file applied in one transaction as its owner; the files
 must be idempotent). A throwaway PostgreSQL runs it whole before it goes
 live, so SQL that does not apply fails the build before anything changes.
@@ -110,7 +110,7 @@ class PostgresProvision(Template):
         self.schema_lines = self.schemas(problems)
         fail(problems)
         # The roles' passwords: the rendered script is protected like any file holding secrets.
-        options["secrets"] = " ".join(dict.fromkeys(line[1] for line in self.role_lines))
+        options["secrets"] = " ".join(dict.fromkeys(line[1] for line in self.role_lines if len(line) > 1))
         options["check"] = (f"{{python}} -m surge.buildout.ops.config_checkers postgres-sql {self.bin} "
                             f"{options['user']} {{file}}")
         options.setdefault("comment", "--")
@@ -118,32 +118,35 @@ class PostgresProvision(Template):
 
     def derive(self):
         return {
-            "roles": [self.role(role, secret, kind) for role, secret, *kind in self.role_lines],
+            "roles": [self.role(*line) for line in self.role_lines],
             "databases": [{"name": database, "owner": owner} for database, owner in self.database_lines],
             "schemas": self.schema_lines,
         }
 
-    def role(self, role, secret, kind):
-        """A role of [postgres] roles for the template. ``logins``: ROLE owns and never logs in; its
-        members ROLE_a and ROLE_b do, the secret's parity naming the one with its password (the other is
-        retired with ``--retire`` once nobody uses it: bin/rotate-secret)."""
+    def role(self, role, secret=None, *kind):
+        """A role of [postgres] roles for the template. Without SECRET: ROLE never logs in. ``logins``:
+        ROLE owns and never logs in; its members ROLE_a and ROLE_b do, the secret's parity naming the one
+        with its password (the other is retired with ``--retire`` once nobody uses it: bin/rotate-secret)."""
+        if secret is None:
+            return {"name": role, "nologin": True}
         password = self.secrets[secret]
         if not kind:
-            return {"name": role, "login": None, "password": psql_literal(password)}
-        return {"name": role, "login": build_secrets.login_name(role, password),
+            return {"name": role, "nologin": False, "login": None, "password": psql_literal(password)}
+        return {"name": role, "nologin": False, "login": build_secrets.login_name(role, password),
                 "retired": build_secrets.other_login(role, password), "password": psql_literal(password)}
 
     def pairs(self, key, problems):
-        """Lines of two names (roles may add ``logins``)."""
+        """Lines of two names (roles: one name, or two and ``logins``)."""
         pairs = []
         for line in self.options.get(key, "").splitlines():
             words = line.split()
             if not words:
                 continue
             extra = [[], ["logins"]] if key == "roles" else [[]]
-            if len(words) < 2 or not NAME.match(words[0]) or words[2:] not in extra:
-                problems.append(f"{where(self.buildout, self.name, key)}: {line.strip()!r} is not two names"
-                                + (" (and logins)" if key == "roles" else ""))
+            shapes_ok = len(words) >= 2 or (key == "roles" and len(words) == 1)
+            if not shapes_ok or not NAME.match(words[0]) or words[2:] not in extra:
+                problems.append(f"{where(self.buildout, self.name, key)}: {line.strip()!r} is not "
+                                + ("ROLE, ROLE SECRET or ROLE SECRET logins" if key == "roles" else "two names"))
                 continue
             pairs.append(tuple(words))
         return pairs

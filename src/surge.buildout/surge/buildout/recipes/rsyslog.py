@@ -15,8 +15,8 @@ receive, listen
     ``listen`` (its [listen] entry).
 database, database-name, database-user
     On the log server: libpq's parameters for the database servers ([roles]
-    database), the logs database and its role (the password is the secret
-    postgres-logs-password).
+    database), the logs database and the role that inserts into it (its
+    password is the one secret the option ``secrets`` names).
 
 Derived for the template: ``host_name``, this server's name in [topology]
 servers (web-1), which the log database's host column shows;
@@ -28,7 +28,7 @@ build naming the option; so does a quote, which would end rsyslog's string.
 """
 
 from surge.buildout import roles
-from surge.buildout.errors import fail, where
+from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.network import split_bind
 from surge.buildout.rendering import Template
 from surge.buildout.schema import RSYSLOG_SIZE, RSYSLOGD, Schema, Setting
@@ -66,8 +66,12 @@ class Rsyslog(Template):
         receive_host, receive_port = split_bind(self.options.get("listen", ""))
         database_uri = ""
         if self.options.get("database"):
+            if len(self.secrets) != 1:
+                raise ConfigError(f"{where(self.buildout, self.name, 'secrets')} must name one secret: the "
+                                  "password of database-user")
+            (password,) = self.secrets.values()
             database_uri = roles.conninfo_uri(self.options["database"], self.options["database-name"],
-                                              self.options["database-user"], self.secrets["postgres-logs-password"])
+                                              self.options["database-user"], password)
         return {"host_name": roles.this_server(self.buildout), "files": files, "drops": drops,
                 "receive_host": receive_host, "receive_port": receive_port, "database_uri": database_uri}
 
