@@ -85,7 +85,7 @@ def test_a_new_value_has_the_other_parity_so_the_site_password_goes_to_the_other
 def test_the_database_roles_are_read_with_their_logins_word():
     from surge.buildout.ops.remote import Server as Remote
 
-    config = {"hosts": {"app-master": "10.0.0.1"}, "postgres": {"roles": "\nsurge postgres-site-password logins\n"
-                                                                          "logs\nlogs_writer postgres-logs-writer-password"}}
+    roles = "\nsurge postgres-site-password logins\nlogs\nlogs_writer postgres-logs-writer-password"
+    config = {"hosts": {"app-master": "10.0.0.1"}, "postgres": {"roles": roles}}
     assert Remote("app-master", config).database_roles() == {"postgres-site-password": "surge",
                                                               "postgres-logs-writer-password": "logs_writer"}

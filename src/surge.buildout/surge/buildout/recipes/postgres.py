@@ -13,9 +13,10 @@ postgres-conf), as the database's system user ``user``.
 
 surge.buildout:postgres-provision renders the psql script that gives the
 site its roles (lines ``ROLE SECRET``: the password is the secret of that
-name; ``ROLE`` alone: a role that never logs in, an owner), databases (lines ``DATABASE OWNER``) and schemas (lines ``DATABASE
-OWNER FILE``: each file applied in one transaction as its owner; the files
-must be idempotent). A throwaway PostgreSQL runs it whole before it goes
+name; ``ROLE`` alone: a role that never logs in, an owner), databases
+(lines ``DATABASE OWNER``) and schemas (lines ``DATABASE OWNER FILE``: each
+file applied in one transaction as its owner; the files must be
+idempotent). A throwaway PostgreSQL runs it whole before it goes
 live, so SQL that does not apply fails the build before anything changes.
 bin/postgres-provision runs it on this server's PostgreSQL whenever that is
 the primary: when Patroni has created the cluster, when it starts or is
