@@ -11,6 +11,7 @@ administrator is refused whatever the URL and credentials (cookie, login fields,
 works; a request that did not pass nginx is taken from an app server only.
 """
 
+import concurrent.futures
 import json
 import os
 import re
@@ -52,9 +53,9 @@ def site(cluster):
         run([repo_path("bin", "cluster"), "down", "--root", root], timeout=600, check=False)
 
 
-def https(root, address, path, method="GET", headers=None, body=None):
+def https(root, address, path, method="GET", headers=None, body=None, source=None):
     """running.https, with the body as text."""
-    status, response_headers, content = running.https(root, address, path, method, headers, body)
+    status, response_headers, content = running.https(root, address, path, method, headers, body, source)
     return status, response_headers, content.decode(errors="replace")
 
 
@@ -167,6 +168,91 @@ def test_one_address_flooding_author_paths_with_a_forged_cookie_leaves_a_real_au
     assert passed <= 1 + burst + rate * (seconds + 1), (passed, counts)
     assert counts.get("429", 0) > passed, counts
 
+
+def anonymous_limit(root):
+    """(requests, seconds) of the anonymous-work limit web-1's Varnish runs with."""
+    with open(os.path.join(root, "web-1", "etc", "varnish.vcl")) as stream:
+        found = re.search(r'"anonymous " \+ req\.http\.X-Surge-Limit-Address,\s*(\d+), (\d+)s\)', stream.read())
+    return int(found.group(1)), int(found.group(2))
+
+
+# Anonymous requests the cache cannot answer, in several forms: a random URL (Plone renders its 404), a
+# fresh search, an anonymous POST, a REST API read, a page asked for with a query nobody sent before.
+UNCACHED_FORMS = (
+    lambda tag: ("GET", f"/no-such-page-{tag}", None, None),
+    lambda tag: ("GET", f"/@@search?SearchableText=surge&fresh={tag}", None, None),
+    lambda tag: ("POST", f"/news?{tag}", {"Content-Type": "application/x-www-form-urlencoded"}, f"q={tag}"),
+    lambda tag: ("GET", f"/news?{tag}", {"Accept": "application/json"}, None),
+    lambda tag: ("GET", f"/news?fresh={tag}", None, None),
+)
+
+
+def test_one_address_is_limited_in_anonymous_work_that_reaches_zope_and_others_are_not(site):
+    limit, period = anonymous_limit(site)
+    flooder, neighbour = "127.0.0.10", "127.0.0.11"  # neither exempt from the limits nor an admin address
+    sent = 2 * limit + 40
+    statuses, lock = [], threading.Lock()
+
+    def ask(number):
+        method, path, headers, body = UNCACHED_FORMS[number % len(UNCACHED_FORMS)](uuid.uuid4().hex)
+        status, answer_headers, _ = https(site, WEB_1, path, method=method, headers=headers, body=body,
+                                          source=flooder)
+        with lock:
+            statuses.append((number % len(UNCACHED_FORMS), status, answer_headers.get("Retry-After")))
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(ask, range(sent)))
+    elapsed = time.monotonic() - started
+    limited = [entry for entry in statuses if entry[1] == 429]
+    passed = len(statuses) - len(limited)
+    print(f"anonymous limit {limit}/{period} s: {passed} of {sent} passed in {elapsed:.1f} s")
+    # What reached Zope is the bucket's: LIMIT at once, then LIMIT per PERIOD over the time it took.
+    assert passed <= limit + limit * elapsed / period + 1, (passed, elapsed)
+    assert limited and all(retry for _, _, retry in limited), limited[:3]
+    assert {form for form, _, _ in limited} == set(range(len(UNCACHED_FORMS))), "every form was limited"
+    # Positive controls: the same address still gets cached pages; another address and an exempt one
+    # still reach Zope.
+    https(site, WEB_1, "/news")
+    assert https(site, WEB_1, "/news", source=flooder)[0] == 200
+    assert https(site, WEB_1, f"/no-such-page-{uuid.uuid4().hex}", source=neighbour)[0] == 404
+    assert https(site, WEB_1, f"/no-such-page-{uuid.uuid4().hex}")[0] == 404
+
+
+def login_in_a_body(site, source, name, password="wrong", path="/news"):
+    """(status, Retry-After) of Plone's login fields posted to PATH (not a login path) through web-1."""
+    form = urllib.parse.urlencode({"__ac_name": name, "__ac_password": password})
+    status, headers, _ = https(site, WEB_1, path, "POST", {"Content-Type": "application/x-www-form-urlencoded"},
+                               form, source=source)
+    return status, headers.get("Retry-After")
+
+
+def test_login_fields_in_a_body_are_counted_per_address_and_per_account(site):
+    limits = instance_login_limits(site)
+    guesser = "127.0.0.12"
+    # Per address: each attempt for a different account, so only the address's budget is spent.
+    answers = [login_in_a_body(site, guesser, f"nobody-{uuid.uuid4().hex[:8]}", path=path)
+               for path in ("/news", "/", "/@@search") * limits["address"]][:limits["address"]]
+    assert 429 not in [status for status, _ in answers], answers
+    for path in ("/news", "/@@search"):
+        status, retry_after = login_in_a_body(site, guesser, f"nobody-{uuid.uuid4().hex[:8]}", path=path)
+        assert status == 429 and retry_after, (path, status)
+    # Per account, from many addresses: one failure from each, then any attempt for it waits.
+    account = f"target-{uuid.uuid4().hex[:8]}"
+    for number in range(limits["account"]):
+        assert login_in_a_body(site, f"127.0.0.{30 + number}", account)[0] != 429
+    status, retry_after = login_in_a_body(site, "127.0.0.50", account)
+    assert status == 429 and retry_after
+    # Controls: another account from that address, and the first account from an admin address.
+    assert login_in_a_body(site, "127.0.0.50", f"other-{uuid.uuid4().hex[:8]}")[0] != 429
+    assert login_in_a_body(site, None, account)[0] != 429
+
+
+def instance_login_limits(root):
+    """{"address": ..., "account": ...}: the login budgets app-master's instances run with."""
+    with open(os.path.join(root, "app-master", "parts", "instance", "etc", "zope.conf")) as stream:
+        config = stream.read()
+    return {key: int(re.search(rf"{key}-limit (\d+)", config).group(1)) for key in ("address", "account")}
 
 def test_a_rest_api_request_gets_json_never_the_cached_page(site):
     # Plone's pages carry no "Vary: Accept", although plone.rest answers their URLs with

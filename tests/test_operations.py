@@ -40,6 +40,7 @@ from running import (
     BASE,
     HAPROXY,
     HTTPS,
+    OUTSIDER,
     VHM,
     WEB_1,
     WEB_2,
@@ -51,12 +52,15 @@ from running import (
     https,
     load,
     log,
+    psql_as,
     published_page,
     request,
     sql,
     web_server_running,
 )
+from surge.buildout import build_secrets, secretsfile
 from surge.cluster import running as cluster_running
+from surge.cluster import topology
 
 SERVERS = sorted(ADDRESS)
 pytestmark = pytest.mark.slow
@@ -143,6 +147,72 @@ def test_bin_logs_prints_a_view_read_only(site):
     assert "what_broke" in run([os.path.join(master, "bin", "logs"), "--help"], cwd=master).stdout
     refused = run([os.path.join(master, "bin", "logs"), "messages; DELETE FROM messages"], cwd=master, check=False)
     assert refused.returncode == 2 and "invalid choice" in refused.stdout
+
+
+def logs_psql(site, role, query):
+    """QUERY on the primary's logs database as ROLE (logs_writer or logs_reader), over TCP as rsyslog and
+    bin/logs connect, with its password from the secrets file (the writer's for the owner, which has none)."""
+    secret = "postgres-logs-reader-password" if role == "logs_reader" else "postgres-logs-writer-password"
+    password = secretsfile.value(topology.secrets_file(site), secret)
+    return psql_as(cluster_running.primary(site), query, user=role, password=password, database="logs")
+
+
+PROBE_ROW = ("INSERT INTO messages (received, reported, host, program, facility, severity, message) "
+             "VALUES (now(), now(), 'app-master', 'surge-test', 1, 6, 'roles probe')")
+# What neither role may do: each a different kind of change or read.
+BEYOND_BOTH = (
+    "UPDATE messages SET message = ''",
+    "DELETE FROM messages",
+    "SET default_transaction_read_only = off; DELETE FROM messages",
+    "TRUNCATE messages",
+    "DROP VIEW errors",
+    "ALTER TABLE messages ADD COLUMN probe text",
+    "CREATE TABLE probe (x int)",
+    "CREATE TEMP TABLE probe (x int)",
+    "ALTER VIEW errors RENAME TO probe",
+)
+
+
+def test_the_logs_roles_may_do_their_one_job_and_nothing_else(site):
+    # Positive controls: each does its job.
+    reader = logs_psql(site, "logs_reader", "SELECT count(*) FROM errors")
+    assert reader.returncode == 0, reader.stdout
+    writer = logs_psql(site, "logs_writer", PROBE_ROW)
+    assert writer.returncode == 0, writer.stdout
+    refused = {("logs_reader", query) for query in (*BEYOND_BOTH, PROBE_ROW, "SELECT count(*) FROM messages")}
+    refused |= {("logs_writer", query) for query in (*BEYOND_BOTH, "SELECT count(*) FROM messages",
+                                                    "SELECT count(*) FROM errors")}
+    answers = {(role, query): logs_psql(site, role, query) for role, query in sorted(refused)}
+    allowed = {case: answer.stdout for case, answer in answers.items() if answer.returncode == 0}
+    assert not allowed, allowed
+    # The owner never logs in (with any password), nor does the site's login reach the logs database.
+    owner = logs_psql(site, "logs", "SELECT 1")
+    assert owner.returncode != 0 and "logs" in owner.stdout, owner.stdout
+    site_password = secretsfile.value(topology.secrets_file(site), "postgres-site-password")
+    site_login = psql_as(cluster_running.primary(site), "SELECT 1", database="logs",
+                         user=build_secrets.login_name("surge", site_password), password=site_password)
+    assert site_login.returncode != 0, site_login.stdout
+    # Neither role owns anything; the owner cannot log in.
+    owners = sql(site, "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                       "WHERE relnamespace = 'public'::regnamespace UNION "
+                       "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'logs'")
+    assert owners == [["logs"]], owners
+    assert sql(site, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'logs'") == [["f"]]
+    # The report's user reads the reader's password, never the writer's (rsyslog's configuration holds that).
+    master = os.path.join(site, "app-master", "etc")
+    writer_password = secretsfile.value(topology.secrets_file(site), "postgres-logs-writer-password")
+    with open(os.path.join(master, "logs-report-secrets.cfg")) as stream:
+        assert writer_password not in stream.read()
+    assert stat.S_IMODE(os.stat(os.path.join(master, "rsyslog.conf")).st_mode) & 0o077 == 0
+
+
+def test_a_password_in_a_query_is_refused_and_reaches_no_log(site):
+    password, path = uuid.uuid4().hex, f"/news/{uuid.uuid4().hex}"
+    for query in (f"__ac_name=admin&__ac_password={password}", f"x=1&%5f%5fac_password={password}"):
+        assert https(site, WEB_1, f"{path}?{query}", source=OUTSIDER)[0] == 403
+    wait_until(lambda: arrived(site, f"program = 'nginx' AND message LIKE '%{path}?[login-fields-removed]%'"), 60,
+               "the refused requests' lines arrive")
+    assert sql(site, f"SELECT count(*) FROM messages WHERE message LIKE '%{password}%'") == [["0"]]
 
 
 def nginx_line(at, request, status, klass, panic="-"):

@@ -36,6 +36,12 @@ BAD_VALUES = [
     ("memcached-settings", "connections", "-5", "is not a whole number"),
     ("instance-settings", "memory-limit", "1.2G", "is not a whole number (MB)"),
     ("backup-settings", "every", "200", "is out of range: a whole number (hours) from 1 to 168"),
+    # The abuse limits: a limit of 0 refuses everyone, a period without its unit is not Varnish's.
+    ("varnish-settings", "anonymous-limit", "0", "is out of range: a whole number (requests) from 10 to 100000"),
+    ("varnish-settings", "anonymous-period", "30", "is not a duration"),
+    ("instance-settings", "login-address-limit", "0", "is out of range: a whole number from 1 to 10000"),
+    ("instance-settings", "login-account-limit", "five", "is not a whole number"),
+    ("instance-settings", "login-period", "0", "is out of range: a whole number (seconds) from 1 to 86400"),
     ("beaker-settings", "secure", "yes", "is not one of true, false"),
     ("relstorage-settings", "keep-history", "off", "is not one of true, false"),
     ("settings", "mode", "staging", "is not one of development, production"),

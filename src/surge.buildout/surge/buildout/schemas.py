@@ -81,6 +81,10 @@ INSTANCE = Schema("instance-settings", {
     "drain-seconds": Setting(SECONDS),
     "memory-check": Setting(TICK),
     "drain-directory": Setting(Path()),
+    # Zero would refuse every login.
+    "login-address-limit": Setting(Integer(1, 10000)),
+    "login-account-limit": Setting(Integer(1, 10000)),
+    "login-period": Setting(Integer(1, 86400, unit="seconds")),
     # Varnish speaks no TLS: Plone purges it over plain HTTP.
     "caching-proxies": Setting(Urls(schemes=("http",)), empty=True),
 })

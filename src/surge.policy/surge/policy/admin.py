@@ -34,6 +34,8 @@ HEADER = "X-Surge-Admin"
 ADMINISTRATOR_ROLES = frozenset(("Manager", "Site Administrator"))
 # The permissions behind Plone's Site Setup, the management interface and the users' and groups' control.
 SETUP_PERMISSIONS = ("Manage portal", "Plone Site Setup: Overview", "View management screens", "Manage users")
+# Where body_user keeps its answer on the request.
+BODY_USER = "surge.body_user"
 
 
 def from_outside(request):
@@ -72,15 +74,17 @@ def body_credentials(request):
 
 
 def body_user(request, site):
-    """The user a JSON body's credentials authenticate, in the site's user folder or the root's."""
-    credentials = body_credentials(request)
-    if credentials is None:
-        return None
-    for owner in (site, request["PARENTS"][-1]):
-        user = owner.acl_users.authenticate(*credentials, request)
-        if user is not None:
-            return user
-    return None
+    """The user a JSON body's credentials authenticate, in the site's user folder or the root's. Found once per
+    request (a password's hash is slow on purpose) and kept on it."""
+    if BODY_USER not in request.other:
+        request.other[BODY_USER] = None
+        credentials = body_credentials(request)
+        for owner in (site, request["PARENTS"][-1]) if credentials else ():
+            user = owner.acl_users.authenticate(*credentials, request)
+            if user is not None:
+                request.other[BODY_USER] = user
+                break
+    return request.other[BODY_USER]
 
 
 def refuse_administration_from_outside(event):

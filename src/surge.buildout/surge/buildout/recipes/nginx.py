@@ -121,6 +121,10 @@ def any_encoding(text):
 METHOD_QUERY_PATTERN = ("(^|&)[^&=]*(:|%3a)(" + "|".join(any_encoding(name) for name in (
     "default_method", "default_action", "method", "action")) + ")([:.=&%]|$)")
 
+# Plone's login fields (__ac_name, __ac_password) and its cookie as a field (__ac), which PAS reads from the
+# form of any request: in a query they are refused, since a URL lands in every log on the way.
+LOGIN_QUERY_PATTERN = "(^|&)" + any_encoding("__ac")
+
 
 class Nginx(Template):
     schema = SETTINGS
@@ -153,6 +157,7 @@ class Nginx(Template):
             "admin_pattern": alternation(settings["admin-paths"]) if settings["admin-paths"].strip() else "",
             "methods": "|".join(methods),
             "method_query_pattern": METHOD_QUERY_PATTERN,
+            "login_query_pattern": LOGIN_QUERY_PATTERN,
             "csp_header": ("Content-Security-Policy-Report-Only" if settings["csp-report-only"] == "true"
                            else "Content-Security-Policy"),
             "internal_headers": INTERNAL_HEADERS,

@@ -58,6 +58,8 @@ SETTINGS = Schema("varnish-settings", {
     "includes": Setting(Path(exists=True, many=True), empty=True),
     "hit-log": Setting(Choice(("summary", "every"))),
     "hit-summary-seconds": Setting(Integer(1, 3600, unit="seconds")),
+    "anonymous-limit": Setting(Integer(10, 100000, unit="requests")),
+    "anonymous-period": Setting(VARNISH_TIME.at_least("1s", "the limit would refill as fast as a visitor asks")),
 })
 
 
