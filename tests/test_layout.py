@@ -53,20 +53,27 @@ def test_top_level_file_extends_base_first(name):
     assert flattened_extends(name)[0] == "buildout.d/base.cfg"
 
 
-@pytest.mark.parametrize("name", TOP_LEVEL_FILES)
-@pytest.mark.parametrize("key, setter", [("programs", "buildout.d/supervisor.cfg"),
-                                         ("files", "buildout.d/rsyslog.cfg"),
-                                         ("plugins", "buildout.d/munin-node.cfg")])
-def test_lists_are_added_to_after_the_fragment_that_sets_them(name, key, setter):
+LIST_SETTERS = {"programs": "buildout.d/supervisor.cfg", "files": "buildout.d/rsyslog.cfg",
+                "plugins": "buildout.d/munin-node.cfg"}
+
+
+def adders_of(name, key):
+    """The files NAME extends that add to the list KEY (``KEY +=``)."""
+    return [f for f in flattened_extends(name) if re.search(rf"^{key} \+=", open(repo_path(f)).read(), re.M)]
+
+
+# Only the files and lists where something is added: a case without an adder would assert nothing.
+@pytest.mark.parametrize("name, key", [(name, key) for name in TOP_LEVEL_FILES for key in LIST_SETTERS
+                                       if adders_of(name, key)])
+def test_lists_are_added_to_after_the_fragment_that_sets_them(name, key):
     files = flattened_extends(name)
-    adders = [f for f in files if re.search(rf"^{key} \+=", open(repo_path(f)).read(), re.M)]
-    for adder in adders:
-        assert setter in files[:files.index(adder)], f"{adder} comes before {setter}"
+    for adder in adders_of(name, key):
+        assert LIST_SETTERS[key] in files[:files.index(adder)], f"{adder} comes before {LIST_SETTERS[key]}"
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL_FILES)
-def test_top_level_file_parses_and_every_part_has_a_recipe(name):
-    os.chdir(REPO)
+def test_top_level_file_parses_and_every_part_has_a_recipe(name, monkeypatch):
+    monkeypatch.chdir(REPO)
     buildout = zc.buildout.buildout.Buildout(repo_path(name), [])
     parts = buildout._raw["buildout"]["parts"].split()
     assert parts[:2] == ["checks", "secrets-file"], "the checks and the secrets file must come first"

@@ -3,6 +3,7 @@
 import json
 import unittest
 
+from AccessControl import Unauthorized
 from plone import api
 from plone.app.testing import TEST_USER_ID, setRoles
 
@@ -62,7 +63,7 @@ class TestAnnouncement(unittest.TestCase):
 
     def test_member_cannot_add_an_announcement(self):
         setRoles(self.portal, TEST_USER_ID, ["Member"])
-        with self.assertRaises(Exception):
+        with self.assertRaises(Unauthorized):
             api.content.create(container=self.portal, type="Announcement", title="Nope")
 
 
