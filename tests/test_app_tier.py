@@ -181,7 +181,8 @@ def test_no_instance_gets_more_requests_than_threads(app_servers):
     logs = {log: os.path.getsize(log) for log in zope_event_logs(root)}
     answers, failures = load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "member"},
                              clients=24, seconds=8)
-    assert not failures and len(answers) > 50
+    # Whether it was heavy enough shows in HAProxy's queue, below, not in a count of answers.
+    assert not failures and answers
     rows = instance_rows()
     assert all(int(row["smax"]) <= THREADS for row in rows.values()), {k: r["smax"] for k, r in rows.items()}
     assert any(int(row["qmax"]) > 0 for (proxy, name), row in haproxy_stats().items() if name == "BACKEND"), \
