@@ -14,7 +14,7 @@ import stat
 import pytest
 from small_buildout import STRONG, fails_and_keeps_live_file
 
-from conftest import free_port, repo_path
+from conftest import PRODUCTION_FILES, free_port, repo_path
 
 
 def test_good_build_renders_checks_and_marks_the_file(case):
@@ -120,6 +120,24 @@ def test_weak_password_in_production_is_refused(case, password, why):
     case.secrets(zope_admin_password=password)
     fails_and_keeps_live_file(case, {"settings": {"mode": "production"}},
                               f"[secrets] zope-admin-password {why}")
+
+
+def production_secret_names():
+    """Every secret a production server's build names ([secrets] names of the four top-level files)."""
+    import zc.buildout.buildout
+
+    names = set()
+    for name in PRODUCTION_FILES:
+        names.update(zc.buildout.buildout.Buildout(repo_path(name), [])["secrets"]["names"].split())
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", production_secret_names())
+def test_a_weak_value_of_every_secret_is_refused_in_production(case, name):
+    case.secrets(**{"zope_admin_password": STRONG, name.replace("-", "_"): "Password12345678"})
+    fails_and_keeps_live_file(case, {"settings": {"mode": "production"},
+                                     "secrets": {"names +": f"zope-admin-password {name}"}},
+                              f"[secrets] {name} is too weak: zxcvbn scores it 1 of 4")
 
 
 def test_secrets_file_others_can_read_is_refused_in_production(case):
