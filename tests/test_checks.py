@@ -34,6 +34,26 @@ def test_unchanged_build_leaves_the_file_alone(case):
     assert case.snapshot() == before
 
 
+def test_a_mode_only_change_is_applied_and_the_text_kept(case):
+    text, _ = case.snapshot()
+    case.build({"demo": {"mode": "0640"}})
+    assert stat.S_IMODE(os.stat(case.live).st_mode) == 0o640
+    assert case.snapshot()[0] == text
+
+
+def test_a_checker_that_hangs_fails_the_build_at_its_timeout_and_keeps_the_live_file(case):
+    output = fails_and_keeps_live_file(case, {"demo": {"check": "sleep 60", "check-timeout": "2",
+                                                       "greeting": "changed"}},
+                                       "sleep 60 took more than 2 s")
+    assert "is unchanged" in output
+
+
+def test_the_live_file_stays_when_its_part_is_removed(case):
+    text, _ = case.snapshot()
+    assert "Uninstalling demo." in case.build({"buildout": {"parts +": ""}}).stdout
+    assert case.snapshot()[0] == text
+
+
 def test_render_that_fails_its_check_is_rejected(case):
     case.template('LISTEN = ("{{ options.listen }}"\n')
     output = fails_and_keeps_live_file(case, {}, "[demo] demo.py.j2 renders a file that fails its check")
