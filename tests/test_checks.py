@@ -54,6 +54,17 @@ def test_the_live_file_stays_when_its_part_is_removed(case):
     assert case.snapshot()[0] == text
 
 
+def test_two_supervisor_programs_of_one_name_are_refused(case):
+    program = {"name": "twin", "command": "/bin/true", "priority": "10"}
+    # The fragment's templates are found under the build's own directory.
+    os.symlink(repo_path("buildout.d"), os.path.join(case.directory, "buildout.d"))
+    fails_and_keeps_live_file(case, {
+        "buildout": {"extends": f"{repo_path('buildout.d', 'base.cfg')}\n    {repo_path('packages.cfg')}\n"
+                                f"    {repo_path('buildout.d', 'supervisor.cfg')}"},
+        "supervisor": {"programs": "first-program second-program"},
+        "first-program": program, "second-program": program}, "two programs are named 'twin'")
+
+
 def test_render_that_fails_its_check_is_rejected(case):
     case.template('LISTEN = ("{{ options.listen }}"\n')
     output = fails_and_keeps_live_file(case, {}, "[demo] demo.py.j2 renders a file that fails its check")
