@@ -2,9 +2,9 @@
 
 They log in as the role that may read the views and nothing else
 (logs_reader: buildout.d/sql/logs.sql), so no view, typo or injection can
-change the logs; every session is read-only by default as well. The views and what they answer come from the
-``COMMENT ON VIEW`` lines of the schema file the build applies
-(buildout.d/sql/logs.sql), so the programs always list what exists.
+change the logs; every session is read-only by default as well. The views
+and what they answer come from the ``COMMENT ON VIEW`` lines of the schema
+file the build applies, so the programs always list what exists.
 """
 
 import csv

@@ -63,13 +63,14 @@ def client(servers):
     return _clients[servers]
 
 
-def credentials_sent(request):
-    """(login, password) a request's form body or JSON body carries, else None."""
-    form = request.form
-    if "__ac_password" in form:
-        login = form.get("__ac_name", "")
-        return (login if isinstance(login, str) else "", form["__ac_password"])
-    return body_credentials(request)
+def login_sent(request):
+    """The login name of the credentials a request's form or JSON body carries (lowercased, as Plone
+    compares them), else None."""
+    if "__ac_password" in request.form:
+        login = request.form.get("__ac_name", "")
+        return (login if isinstance(login, str) else "").strip().lower()
+    credentials = body_credentials(request)
+    return credentials[0].strip().lower() if credentials else None
 
 
 class Budget:
@@ -111,8 +112,8 @@ def limit_guessing(event):
     config = settings()
     if not address or not config:
         return
-    credentials = credentials_sent(request)
-    if credentials is None:
+    login = login_sent(request)
+    if login is None:
         return
     cache, period = client(config["memcached"]), config["period"]
     by_address = Budget(cache, f"surge-login-address:{address}", period)
@@ -122,7 +123,6 @@ def limit_guessing(event):
         return
     if sent > config["address-limit"]:
         refuse(by_address, "too many login attempts from your address")
-    login = credentials[0].strip().lower()
     by_account = Budget(cache, f"surge-login-account:{hashlib.sha256(login.encode()).hexdigest()}", period)
     if from_outside(request) and by_account.spent() >= config["account-limit"]:
         refuse(by_account, "too many failed logins for this account")
