@@ -100,6 +100,18 @@ class Server:
         self.log.close()
 
 
+def pytest_collection_modifyitems(config, items):
+    """SURGE_TEST_ORDER=reversed runs the modules last to first, each module's own order kept: no module may
+    depend on what an earlier one did or left (docs/testing.rst)."""
+    order = os.environ.get("SURGE_TEST_ORDER", "")
+    if order not in ("", "reversed"):
+        raise pytest.UsageError(f"SURGE_TEST_ORDER = {order!r}: the one order it takes is 'reversed'")
+    if order:
+        modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+        rank = {module: len(modules) - index for index, module in enumerate(modules)}
+        items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
+
 STRICT = "buildout:allow-picked-versions=false"
 
 
@@ -124,13 +136,15 @@ def cluster():
     the daemons run as their own users (www-data, varnish, nobody) and must
     reach their files.
     """
-    root = tempfile.mkdtemp(prefix="surge-cluster-", dir="/tmp")
+    # SURGE_CLUSTER_ROOT: a stopped cluster of an earlier run, rebuilt in place and kept (docs/testing.rst).
+    given = os.environ.get("SURGE_CLUSTER_ROOT")
+    root = given or tempfile.mkdtemp(prefix="surge-cluster-", dir="/tmp")
     try:
         built = run([repo_path("bin", "cluster"), "build", "--root", root], timeout=1800).stdout
         yield root, built
     finally:
         # SURGE_KEEP_CLUSTER=1 keeps the servers' logs for a failure to be read (docs/testing.rst).
-        if os.environ.get("SURGE_KEEP_CLUSTER"):
+        if given or os.environ.get("SURGE_KEEP_CLUSTER"):
             print(f"the cluster is kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)

@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -30,6 +31,8 @@ ZOPE_USER = topology.ZOPE_USER
 SITE_URLS = topology.site_urls()
 # The path of the site as the web servers' nginx rewrites it for Zope.
 VHM = topology.VIRTUAL_HOST_PREFIX
+# Varnish's port (production's base.cfg, which the overlay keeps): the purgers' listener.
+VARNISH = 6081
 # A loopback address outside the cluster's admin addresses and limit-exempt (127.0.0.1 only), and no server's.
 OUTSIDER = "127.0.0.2"
 
@@ -74,6 +77,15 @@ def load_with(ask, clients, seconds, stop=None, pause=0):
     for thread in threads:
         thread.join()
     return answers, failures
+
+
+def nginx_limit(root, zone):
+    """(requests per second, burst) of the limit_req ZONE web-1's nginx runs with."""
+    with open(os.path.join(root, "web-1", "etc", "nginx.conf")) as stream:
+        config = stream.read()
+    number, unit = re.search(rf"zone={zone}:\S+ rate=(\d+)r/([sm]);", config).groups()
+    burst = re.search(rf"limit_req zone={zone} burst=(\d+)", config).group(1)
+    return int(number) / (60 if unit == "m" else 1), int(burst)
 
 
 def admin_password(root):

@@ -1,4 +1,6 @@
-"""A stand-in for HAProxy and Plone behind the web tier, until the app tier exists.
+"""A stand-in for HAProxy and Plone behind web-1 alone (tests/test_web_tier.py): the tests stop and start it, choose
+a page's cache headers by its path, and read what reached it; the whole real site is tried in
+tests/test_end_to_end.py.
 
 It answers like Plone with plone.app.caching's caching-proxy rules: anonymous
 pages may be cached by the proxy (s-maxage; 1 s for paths with "short", none

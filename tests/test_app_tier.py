@@ -2,18 +2,20 @@
 with ``maxconn`` = threads; bad app settings (ring-fencing every instance, a non-numeric count, a checkout of
 site code, a port collision) fail and keep the live files; SQL that does not apply and a schema only one
 database server names are refused; then the app tier (and web-1, etcd's third voter) under their supervisords
-with the real Plone site on PostgreSQL and memcached: the site is created once with purging of both Varnishes,
+with the real Plone site on PostgreSQL and memcached: the site exists, created once, purging both Varnishes,
 content, Beaker sessions and the SQL table written through app-master are read through app-slave, each class
 reaches its pool, 24 clients on 8 threads fail nothing and no instance gets more than its threads, SIGKILL of
-an instance under load fails nothing, and with every instance stopped HAProxy redirects to the panic page.
+an instance under load fails nothing, with every instance stopped HAProxy redirects to the panic page, and
+PostgreSQL takes the site's login from the app servers only, with SCRAM only.
 """
 
 import json
 import os
 import re
 import signal
+import socket
+import struct
 import threading
-import time
 import uuid
 
 import pytest
@@ -30,6 +32,8 @@ from running import (
     APP_SLAVE,
     BASE,
     HAPROXY,
+    OUTSIDER,
+    VARNISH,
     VHM,
     WEB_1,
     WEB_2,
@@ -44,6 +48,8 @@ from running import (
     request,
     write_session,
 )
+from surge.buildout import build_secrets, secretsfile
+from surge.cluster import topology
 
 THREADS = 2
 pytestmark = pytest.mark.slow
@@ -122,10 +128,14 @@ def test_a_schema_only_one_database_server_names_is_refused_naming_both_files(cl
 # Running
 
 
-def test_site_was_created_with_purging_of_both_web_servers(app_servers):
-    _, created = app_servers
-    assert "created /Plone with surge.policy:default" in created
-    assert f"Plone purges http://{WEB_1}:6081 http://{WEB_2}:6081" in created
+def test_the_site_exists_and_purges_both_web_servers(app_servers):
+    root, created = app_servers
+    # The cluster's first start creates it (whichever module starts the app tier first); a later one finds it.
+    assert "created /Plone with surge.policy:default" in created or "/Plone exists; nothing to do" in created
+    key = "plone.cachepurging.interfaces.ICachePurgingSettings.cachingProxies"
+    status, _, body = request(APP_MASTER, BASE, f"{VHM}/@registry/{key}",
+                              headers={"Authorization": admin_authorization(root), "Accept": "application/json"})
+    assert status == 200 and json.loads(body) == [f"http://{WEB_1}:{VARNISH}", f"http://{WEB_2}:{VARNISH}"], body
 
 
 def test_create_site_a_second_time_changes_nothing(app_servers):
@@ -199,6 +209,11 @@ def test_no_instance_gets_more_requests_than_threads(app_servers):
     assert max(depths, default=0) <= 1, f"requests queued inside Zope: depths {depths}"
 
 
+def requests_sent_to(instance):
+    """How many requests HAProxy has sent INSTANCE, in all its pools."""
+    return sum(int(row["stot"]) for (_, server), row in haproxy_stats().items() if server == instance)
+
+
 def test_killing_an_instance_under_load_fails_no_request(app_servers):
     root, _ = app_servers
     master = os.path.join(root, "app-master")
@@ -207,8 +222,9 @@ def test_killing_an_instance_under_load_fails_no_request(app_servers):
     loader = threading.Thread(target=lambda: results.update(zip(
         ("answers", "failures"), load(APP_MASTER, HAPROXY, f"{VHM}/news", {"X-Surge-Class": "anonymous"},
                                       clients=20, seconds=10))))
+    served = requests_sent_to(f"app-master-{BASE}")
     loader.start()
-    time.sleep(3)
+    wait_until(lambda: requests_sent_to(f"app-master-{BASE}") >= served + 5, 60, "the instance takes part of the load")
     os.kill(pid, signal.SIGKILL)
     loader.join()
     assert results["failures"] == [] and results["answers"], results["failures"][:5]
@@ -232,3 +248,35 @@ def test_with_every_instance_stopped_haproxy_sends_the_panic_page(app_servers):
         for directory in servers:
             supervisorctl(directory, "start", "instance:*")
     wait_until(all_instances_up, 180, "every instance is back")
+
+
+def postgres_first_answer(source, user, database):
+    """What app-master's PostgreSQL first answers a client from SOURCE asking for DATABASE as USER (no TLS):
+    ("R", its authentication request's code and data) or ("E", the error's text)."""
+    parameters = f"user\0{user}\0database\0{database}\0\0".encode()
+    server = (APP_MASTER, topology.POSTGRES_PORT)
+    with socket.create_connection(server, timeout=10, source_address=(source, 0)) as client:
+        client.sendall(struct.pack("!ii", 8 + len(parameters), 196608) + parameters)  # protocol 3.0's startup
+        stream = client.makefile("rb")
+        kind, length = struct.unpack("!ci", stream.read(5))
+        payload = stream.read(length - 4)
+    if kind == b"R":
+        return "R", struct.unpack("!i", payload[:4])[0], payload[4:]
+    return "E", payload.decode(errors="replace")
+
+
+SASL = 10  # PostgreSQL's AuthenticationSASL; 3 and 5 would be a cleartext or MD5 password
+
+
+def test_postgresql_takes_the_site_from_the_app_servers_only_and_only_with_scram(app_servers):
+    root, _ = app_servers
+    password = secretsfile.value(topology.secrets_file(root), "postgres-site-password")
+    user = build_secrets.login_name("surge", password)
+    # The control: from an app server the site's login is asked for SCRAM, and nothing weaker is offered.
+    kind, code, mechanisms = postgres_first_answer(APP_SLAVE, user, "surge")
+    assert (kind, code) == ("R", SASL) and mechanisms.split(b"\0")[0] == b"SCRAM-SHA-256", mechanisms
+    # From a web server, from an outsider, and for the logs database from app-slave (the log server's only):
+    # no entry of pg_hba.conf, before any password.
+    for source, database in ((WEB_1, "surge"), (OUTSIDER, "surge"), (APP_SLAVE, "logs")):
+        kind, message = postgres_first_answer(source, user if database == "surge" else "logs_writer", database)
+        assert kind == "E" and f'no pg_hba.conf entry for host "{source}"' in message, (source, message)

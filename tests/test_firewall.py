@@ -1,6 +1,7 @@
 """Each server's host firewall, loaded into a network namespace this test makes
 (never into the machine's own ruleset): every service admits its sources and
-drops everyone else; memcached, which has no password, refuses the app
+drops everyone else (every port of every server, its sources read from the server's configuration;
+app-master's and web-1's also written out by hand); memcached, which has no password, refuses the app
 servers' own local users but the instances'."""
 
 import json
@@ -11,7 +12,9 @@ import sys
 import pytest
 
 from conftest import bad_setting_fails_and_keeps_live_files
-from running import APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2, ZOPE_USER
+from running import ADDRESS, APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2, ZOPE_USER
+from surge.buildout import across
+from surge.buildout.network import split_bind
 
 # Ports of production's base.cfg, which the overlay keeps.
 POSTGRES, MEMCACHED, RSYSLOG, MUNIN_NODE, VARNISH = 5432, 11211, 5514, 4949, 6081
@@ -32,16 +35,22 @@ for address, port in sorted({(address, port) for address, port, _ in cases}):
     listener.listen(16)
     listeners.append(listener)
 """
-# Then connect from each case's source address...
+# Then connect from each case's source address, all at once: a dropped connection waits out the timeout only once.
 FROM_SOURCES = SETUP + r"""
-results = []
+import select, time
+probes = []
 for address, port, source in cases:
     probe = socket.socket()
-    probe.settimeout(1)
+    probe.setblocking(False)
     probe.bind((source, 0))
-    results.append(probe.connect_ex((address, port)) == 0)
-    probe.close()
-print(json.dumps(results))
+    probe.connect_ex((address, port))
+    probes.append(probe)
+waiting, deadline = set(probes), time.monotonic() + 2
+while waiting and time.monotonic() < deadline:
+    _, writable, _ = select.select([], list(waiting), [], max(0, deadline - time.monotonic()))
+    waiting -= set(writable)
+print(json.dumps([probe not in waiting and probe.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                  for probe in probes]))
 """
 # ...or as each case's local user.
 AS_USERS = SETUP + r"""
@@ -119,6 +128,42 @@ def test_a_web_server_admits_the_public_everywhere_and_purges_from_app_servers_o
     found = reachable(root, "web-1", WEB_1, allowed + refused)
     assert [case for case in allowed if not found[case]] == []
     assert [case for case in refused if found[case]] == []
+
+
+def cases_from_the_topology(root, server):
+    """[(port, source, admitted)] of SERVER from its merged configuration: every port of a [listen] entry on its
+    address, from every server of the cluster and an outsider, admitted where an allow line names the source
+    (its [topology] keys, or any) and refused elsewhere."""
+    config = across.load(os.path.join(root, server, "cluster.cfg"))
+    address = ADDRESS[server]
+    allowed = {}
+    for line in config["firewall"]["allow"].splitlines():
+        if line.split():
+            key, *sources = line.split()
+            allowed[key] = {config["hosts"][host] for source in sources if source != "any"
+                            for host in config["topology"][source].split()} | ({"any"} if "any" in sources else set())
+    cases = []
+    for key, value in config["listen"].items():
+        host, port = split_bind(value)
+        if host != address:
+            continue
+        first, _, count = port.partition("+")
+        for number in {int(first), int(first) + max(int(count or 1) - 1, 0)}:
+            for source in sorted(set(ADDRESS.values()) - {address}) + [OUTSIDER]:
+                admitted = allowed.get(key, set())
+                cases.append((number, source, "any" in admitted or source in admitted))
+    return cases
+
+
+@pytest.mark.parametrize("server", sorted(ADDRESS))
+def test_every_port_of_every_server_admits_the_sources_its_topology_names_and_no_other(cluster, server):
+    root, _ = cluster
+    cases = cases_from_the_topology(root, server)
+    assert any(admitted for _, _, admitted in cases) and not all(admitted for _, _, admitted in cases), cases
+    found = reachable(root, server, ADDRESS[server], [(port, source) for port, source, _ in cases])
+    wrong = [(port, source, "admitted" if admitted else "refused") for port, source, admitted in cases
+             if found[(port, source)] != admitted]
+    assert not wrong, f"{server}: these should be {wrong}"
 
 
 def test_bin_firewall_checks_the_ruleset_without_loading_it(cluster):

@@ -1,13 +1,13 @@
 """All four servers with the real site: a line logged on each server reaches the log database with its host and
 program; nginx, Varnish, HAProxy, both instances' logs, Patroni (and PostgreSQL), etcd and supervisord all
-arrive; each view answers from real requests; ``bin/logs`` is read-only; lines of a past incident inserted
-with their times count in ``responses_per_minute``, ``what_broke`` and ``database_events`` inside
-``--since``/``--until`` only (the panic page not counted twice, a shed request counted as failed); 50 messages
-sent while every database server is down all arrive; Munin draws a PNG for every server and a plugin of each
-service and web-1 and web-2 show them to admin addresses only; an instance over its memory limit is drained
-and restarted with no failed request; ``bin/restore-site`` puts a backup in place of the running site's
-database (the later page gone through the app tier and a web server, the previous database kept aside with
-it); a backup of the replica restored into a new Patroni cluster
+arrive; no file the daemons write shows a secret to another local user; each view answers from real requests;
+``bin/logs`` is read-only; lines of a past incident inserted with their times count in ``responses_per_minute``,
+``what_broke`` and ``database_events`` inside ``--since``/``--until`` only (the panic page not counted twice, a
+shed request counted as failed); 50 messages sent while every database server is down all arrive; Munin draws
+a PNG for every server and a plugin of each service and web-1 and web-2 show them to admin addresses only; an
+instance over its memory limit is drained and restarted with no failed request; ``bin/restore-site`` puts a
+backup in place of the running site's database (the later page gone through the app tier and a web server, the
+previous database kept aside with it); a backup of the replica restored into a new Patroni cluster
 (``docs/operations/back-up-and-restore.rst``'s steps) holds the backed-up page and not the later one, refused
 on the replica, and the other server copies it.
 
@@ -31,6 +31,7 @@ import uuid
 
 import browser
 import pytest
+from secrets_scan import cluster_secrets, files_holding, readable_by_others
 
 from conftest import run, supervisorctl, wait_until
 from running import (
@@ -103,6 +104,16 @@ def test_every_service_logs_into_the_database(site, program, server):
             assert https(site, address, path)[0] == 200
     wait_until(lambda: arrived(site, f"program = '{program}' AND host = '{server}'"), 60,
                f"{program} of {server} in the log database")
+
+
+def test_no_file_the_running_servers_write_shows_a_secret_to_other_users(site):
+    # tests/test_secrets_at_rest.py reads what the build wrote; this, what the daemons write (var/) while the
+    # site serves: logs, PostgreSQL's data, Patroni's password file, the caches.
+    values = cluster_secrets(site)
+    found = {path: names for server in SERVERS for path, names in files_holding(
+        os.path.join(site, server, "var"), values).items()}
+    assert found, "no file of var/ holds a secret: the scan looked at nothing (a replica's pgpass holds one)"
+    assert not [f"{path} holds {', '.join(names)}" for path, names in found.items() if readable_by_others(path)]
 
 
 def test_views_answer_from_real_requests(site):
