@@ -54,6 +54,17 @@ CASES = [
     ("web-2", "settings:site-id=Other",
      ["[settings] site-id = 'Other' here, but ../app-master/cluster.cfg (app-servers app-master) builds settings "
       "site-id = "]),
+    # Where the other servers run their HAProxy, memcached, etcd and Patroni: on their own address and this port.
+    ("web-2", "ports:haproxy=8250",
+     [f"[topology] app-servers names app-master ([hosts] app-master = '{ADDRESS['app-master']}', [ports] haproxy = "
+      f"8250), but ../app-master/cluster.cfg binds haproxy on '{ADDRESS['app-master']}:8200': Varnish sends misses"]),
+    ("app-slave", "ports:memcached=11311",
+     ["but ../app-master/cluster.cfg binds memcached on", "the instances keep part of their cache in its memcached"]),
+    ("app-slave", "ports:patroni=8018",
+     ["but ../app-master/cluster.cfg binds patroni on", "Patroni expects a member there"]),
+    ("web-1", "etcd-settings:cluster-token=other",
+     ["the command line: [etcd-settings] cluster-token = 'other' here, but ../app-master/cluster.cfg (voters "
+      "app-master) builds etcd-settings cluster-token = ", "the voters form one etcd cluster"]),
     # A server-files entry for no server: the real server would be checked against another file.
     ("web-1", "topology:server-files+=web-3=../web-1/cluster.cfg",
      ["[topology] server-files names 'web-3', which is no server of [topology]"]),

@@ -48,7 +48,7 @@ from running import (
     request,
     write_session,
 )
-from surge.buildout import build_secrets, secretsfile
+from surge.buildout import across, build_secrets, secretsfile
 from surge.cluster import topology
 
 THREADS = 2
@@ -84,6 +84,18 @@ def test_haproxy_pools_hold_every_instance_once(cluster):
     assert {maxconn for _, _, maxconn in servers} == {str(THREADS)}
 
 
+def test_the_instances_files_take_their_numbers_from_the_settings_section(cluster):
+    # surge.buildout:instance hands threads and zodb-cache-size to plone.recipe.zope2instance; surge.buildout:wsgi
+    # gives Zope the request threads plus the spare ones.
+    root, _ = cluster
+    settings = across.load(os.path.join(root, "app-master", "cluster.cfg"))["instance-settings"]
+    instance = os.path.join(root, "app-master", "parts", "instance", "etc")
+    threads = int(settings["threads"]) + int(settings["spare-threads"])
+    assert re.search(rf"^threads = {threads}$", open(os.path.join(instance, "wsgi.ini")).read(), re.M)
+    zope_conf = open(os.path.join(instance, "zope.conf")).read()
+    assert re.search(rf"^\s*cache-size {settings['zodb-cache-size']}$", zope_conf, re.M)
+
+
 @pytest.mark.parametrize("setting, message", [
     ("instance-settings:author-instances=3",
      "the command line: [instance-settings] author-instances (3) plus cluster.cfg: [instance-settings] "
@@ -96,11 +108,46 @@ def test_haproxy_pools_hold_every_instance_once(cluster):
     ("listen:instances=${hosts:server}:80+${instance-settings:count}",
      "starts instance without root: only root binds such a port"),
     ("listen:etcd-peer=${hosts:server}:700", "starts etcd without root"),
+    # A supervisor program needs a command and whole-number settings.
+    ("memcached-program:priority=first",
+     "the command line: [memcached-program] priority = 'first' is not a whole number"),
+    ("memcached-program:command=", "the command line: [memcached-program] command is missing"),
+    ("etcd-settings:election-timeout=400",
+     "[etcd-settings] election-timeout = 400 is less than five heartbeats"),
+    # rsyslog's lists of log files and of dropped noise, in their shapes.
+    ("rsyslog:drop=lonely", "the command line: [rsyslog] drop: 'lonely' is not TAG TEXT"),
+    ("rsyslog:files=tag /var/log/x.log multi",
+     "the command line: [rsyslog] files: 'tag /var/log/x.log multi' is not TAG PATH [multiline]"),
 ])
 def test_bad_app_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster
     bad_setting_fails_and_keeps_live_files(os.path.join(root, "app-master"), setting, message,
                                            ("haproxy.cfg", "supervisord.conf"))
+
+
+@pytest.mark.parametrize("server", ["app-master", "web-1"])
+def test_supervisors_programs_are_written_in_the_order_of_their_priority(cluster, server):
+    root, _ = cluster
+    config = open(os.path.join(root, server, "etc", "supervisord.conf")).read()
+    priorities = [int(number) for number in re.findall(r"^priority = (\d+)$", config, re.M)]
+    assert len(priorities) >= 5 and len(set(priorities)) > 2, priorities
+    assert priorities == sorted(priorities)
+
+
+def test_a_patroni_ttl_shorter_than_its_retries_is_refused_where_every_database_server_agrees(cluster):
+    # The database servers must agree on [patroni-settings] (tests/test_across_servers.py): here the other one
+    # says the same, so Patroni's own rule is what refuses.
+    root, _ = cluster
+    agreeing = os.path.join(root, "app-slave", "short-ttl.cfg")
+    with open(agreeing, "w") as stream:
+        stream.write("[buildout]\nextends = cluster.cfg\n\n[patroni-settings]\nttl = 14\n")
+    try:
+        bad_setting_fails_and_keeps_live_files(
+            os.path.join(root, "app-master"), "patroni-settings:ttl=14",
+            "the command line: [patroni-settings] ttl = 14 is shorter than", ("patroni.yml",),
+            f"topology:server-files+=app-slave={agreeing}")
+    finally:
+        os.remove(agreeing)
 
 
 def test_sql_that_does_not_apply_fails_the_build_and_changes_nothing(cluster):

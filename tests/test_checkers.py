@@ -40,6 +40,13 @@ CHECKERS = [
       "comes from buildout.d/templates/pg_hba.conf.j2 line"]),
     ("app-master", "supervisord's parser", "memcached-program:stopsignal=NOPE",
      "instance-settings:zodb-cache-size=40000", ["supervisord.conf.j2 renders a file that fails its check", "NOPE"]),
+    ("app-master", "Patroni's validator", "patroni-config:api-listen=nowhere.invalid:8008",
+     "instance-settings:zodb-cache-size=40000",
+     ["patroni.yml.j2 renders a file that fails its check", "restapi.listen nowhere.invalid:8008 didn't pass"]),
+    # A part's option the schema does not type: the quote ends the template's Perl string.
+    ("app-master", "perl -c", "munin-node-launcher:confdir=/srv/it's", "instance-settings:zodb-cache-size=40000",
+     ["munin-node.pl.j2 renders a file that fails its check", "perl -c",
+      "it uses the command line: [munin-node-launcher] confdir"]),
 ]
 
 

@@ -9,6 +9,7 @@ input is built and the live file must be exactly as it was.
 """
 
 import os
+import pwd
 import stat
 
 import pytest
@@ -205,3 +206,50 @@ def test_development_generates_missing_secrets_once_and_privately(case):
     second = case.build()
     assert "generated development secrets" not in second.stdout
     assert open(path).read() == first
+
+
+def test_a_user_that_is_no_user_name_is_refused(case):
+    fails_and_keeps_live_file(case, {"users": {"zope": "Zope User"}},
+                              "buildout.cfg: [users] zope = 'Zope User' is not a user name")
+
+
+def test_a_wildcard_bind_collides_with_every_host(case):
+    # Named in wildcard-binds on purpose, so that only the collision is left to refuse.
+    port = free_port()
+    fails_and_keeps_live_file(case, {"ports": {"demo": str(port)}, "listen": {"other": f"0.0.0.0:{port}"},
+                                     "settings": {"wildcard-binds": "other"}},
+                              "buildout.cfg: [listen] demo", "[listen] other", f"both use port {port}")
+
+
+def test_the_generated_line_is_written_as_the_format_comments(case):
+    case.build({"demo": {"comment": "<!-- -->", "check": "", "greeting": "xml"}})
+    first_line = case.snapshot()[0].splitlines()[0]
+    assert first_line.startswith("<!-- ") and first_line.endswith(" -->") and "demo.py.j2" in first_line
+
+
+def test_directories_exist_before_the_check(case):
+    made = os.path.join(case.directory, "var", "made")
+    case.build({"demo": {"greeting": "dirs", "directories": made, "check": f"test -d {made} -a -f {{file}}"}})
+    assert "dirs" in case.snapshot()[0]
+
+
+def test_a_checker_in_the_builds_bin_runs_at_install_time_after_the_build_made_it(case):
+    # The build makes its bin/ scripts at install time: a checker there checks then, still before the file is
+    # replaced (a checker elsewhere checks in the constructor, before anything is installed).
+    refuse = os.path.join(case.directory, "bin", "refuse")
+    with open(refuse, "w") as stream:
+        stream.write("#!/bin/sh\necho refused by the checker in bin\nexit 1\n")
+    os.chmod(refuse, 0o755)
+    output = fails_and_keeps_live_file(case, {"demo": {"check": "${buildout:bin-directory}/refuse {file}",
+                                                       "greeting": "changed"}}, "refused by the checker in bin")
+    assert output.index("Installing demo.") < output.index("refused by the checker in bin")
+
+
+def test_directories_belong_to_their_user_and_stay_when_their_part_goes(case):
+    state = os.path.join(case.directory, "var", "state")
+    case.build({"buildout": {"parts +": "demo state"},
+                "state": {"recipe": "surge.buildout:directories", "paths": state, "owner": "nobody"}})
+    status = os.stat(state)
+    assert (status.st_uid, stat.S_IMODE(status.st_mode)) == (pwd.getpwnam("nobody").pw_uid, 0o750)
+    case.build()
+    assert os.path.isdir(state), "runtime state was removed with its part"

@@ -11,6 +11,7 @@ and no open port.
 """
 
 import base64
+import collections
 import contextlib
 import json
 import os
@@ -41,8 +42,10 @@ from running import (
     sql,
     write_session,
 )
-from surge.buildout import secretsfile
-from surge.cluster import topology
+from surge.buildout import across, secretsfile
+from surge.buildout.network import addresses_of, split_bind
+from surge.cluster import cgroups, topology
+from surge.cluster import running as cluster_running
 
 SERVERS = SERVER_NAMES
 pytestmark = pytest.mark.slow
@@ -101,6 +104,39 @@ def test_status_shows_every_program_of_every_server_running(site):
     lines = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in SERVERS]
     assert {line[0] for line in lines} == set(SERVERS)
     assert all(line[-1] == "RUNNING" for line in lines), result.stdout
+
+
+def listening_sockets():
+    """{pid: {(address, port)}} of every listening TCP socket and bound UDP socket of this machine."""
+    found = collections.defaultdict(set)
+    listing = run(["ss", "-H", "-l", "-n", "-t", "-u", "-p"], cwd="/").stdout
+    for line in listing.splitlines():
+        address, _, port = line.split()[4].rpartition(":")
+        for pid in re.findall(r"pid=(\d+)", line):
+            found[int(pid)].add((address.strip("[]").split("%")[0], int(port)))
+    return found
+
+
+def listen_entries(root, server):
+    """{(address, port)} of every [listen] entry of SERVER's configuration, ranges spelt out."""
+    entries = set()
+    for value in across.load(os.path.join(root, server, "cluster.cfg"))["listen"].values():
+        host, port = split_bind(value)
+        first, _, count = port.partition("+")
+        for number in range(int(first), int(first) + int(count or 1)):
+            entries |= {(address, number) for address in addresses_of(host)}
+    return entries
+
+
+def test_every_socket_of_every_server_is_one_of_its_listen_entries(site):
+    # Every daemon binds what its [listen] entry says, so the build's collision and wildcard checks and the
+    # firewall cover exactly what is bound.
+    root, _ = site
+    sockets = listening_sockets()
+    for server in SERVERS:
+        bound = {socket for pid in cgroups.pids(cgroups.group(root, server)) for socket in sockets.get(pid, ())}
+        assert bound, f"{server} listens on nothing"
+        assert not bound - listen_entries(root, server), (server, sorted(bound - listen_entries(root, server)))
 
 
 def test_up_on_a_running_cluster_changes_nothing(site):
@@ -264,7 +300,7 @@ def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(si
     """Each server rebuilt with changed settings and bin/apply run, under load through both web servers
     and app-master's HAProxy; afterwards rebuilt as it was (the module's last test stops it)."""
     root, _ = site
-    done = {}
+    done, restored = {}, {}
     try:
         with under_load(root) as results:
             for server, (settings, _) in CHANGES.items():
@@ -274,8 +310,12 @@ def test_a_change_to_each_daemon_is_applied_under_load_with_no_failed_request(si
                        postgres_setting(root, "app-slave", "shared_buffers"))
     finally:
         for server in CHANGES:
-            run([os.path.join(root, server, "bin", "buildout"), "-N", "-c", "cluster.cfg"],
-                cwd=os.path.join(root, server))
+            restored[server] = run([os.path.join(root, server, "bin", "buildout"), "-N", "-c", "cluster.cfg"],
+                                   cwd=os.path.join(root, server)).stdout
+    # Each rebuilt PostgreSQL part provisions the site's database where PostgreSQL is the primary, and only there.
+    primary = cluster_running.primary(root)
+    for server in ("app-master", "app-slave"):
+        assert ("PostgreSQL here is not the running primary" in restored[server]) == (server != primary), server
     for server, (_, said) in CHANGES.items():
         assert len(done[server]) == len(said) and all(
             sum(bool(re.fullmatch(pattern, line)) for line in done[server]) == 1 for pattern in said), done[server]

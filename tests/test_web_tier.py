@@ -12,6 +12,7 @@ import concurrent.futures
 import gzip
 import http.client
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -44,6 +45,8 @@ from running import (
     nginx_limit,
 )
 from standin import StandIn
+from surge.buildout import across
+from surge.buildout.recipes import nginx
 from surge.cluster import running as cluster_running
 
 # nginx's status port (production's base.cfg, which the overlay keeps).
@@ -90,6 +93,18 @@ def https(method, path, root, headers=None, source=None, context=None, body=None
 def plain(method, host, port, path, headers=None, source=None):
     connection = http.client.HTTPConnection(host, port, timeout=30, source_address=(source, 0) if source else None)
     return exchange(connection, method, path, headers)
+
+
+def test_varnish_retries_a_miss_from_the_next_app_servers_haproxy(cluster):
+    # The first attempt goes to the first healthy HAProxy in [topology] app-servers' order, the retry to the
+    # first healthy one from the second on: a request that failed on one app server is retried on another.
+    root, _ = cluster
+    servers = across.load(os.path.join(root, "web-1", "cluster.cfg"))["topology"]["app-servers"].split()
+    vcl = open(os.path.join(root, "web-1", "etc", "varnish.vcl")).read()
+    names = [f"haproxy_{name.replace('-', '_')}" for name in servers]
+    assert len(names) > 1
+    assert re.findall(r"^\s*haproxies\.add_backend\((\w+)\);", vcl, re.M) == names
+    assert re.findall(r"^\s*retry_haproxies\.add_backend\((\w+)\);", vcl, re.M) == names[1:] + names[:1]
 
 
 def varnish_sees_backend(directory, state):
@@ -150,6 +165,9 @@ def test_cluster_check_fails_on_a_broken_live_file(cluster):
     ("rsyslog-settings:queue-disk-space=lots", "[rsyslog-settings] queue-disk-space = 'lots' is not a size"),
     ("nginx-settings:login-paths=/login$|", "which matches '/', an ordinary page: it would take in the whole site"),
     ("settings:panic-path=/", "[settings] panic-path = '/' is not a URL path whose first segment starts with _"),
+    # This server is no server of the topology: every other server's file would describe another one.
+    ("hosts:server=127.0.0.99", "the command line: [hosts] server = '127.0.0.99' must be the address of exactly one "
+     "server of buildout.d/base.cfg: [topology] servers (web-1 web-2 app-master app-slave); it is that of none"),
 ])
 def test_bad_web_setting_fails_and_keeps_the_live_files(cluster, setting, message):
     root, _ = cluster
@@ -164,6 +182,27 @@ def test_a_purger_that_does_not_resolve_fails_the_build_and_keeps_the_live_files
                                            "[varnish-config] purgers: [hosts] nowhere ('nowhere.invalid') does not "
                                            "resolve to an address here", ("varnish.vcl",),
                                            "varnish-config:purgers=app-master nowhere")
+
+
+def test_ocsp_stapling_is_on_only_when_the_certificate_names_a_responder_and_a_resolver_is_set(cluster, tmp_path):
+    root, _ = cluster
+    directory = os.path.join(root, "web-2")
+    config = os.path.join(directory, "etc", "nginx.conf")
+    certificate, key = str(tmp_path / "site.crt"), str(tmp_path / "site.key")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "2",
+         "-subj", f"/CN={WEB_2}", "-addext", "authorityInfoAccess=OCSP;URI:http://ocsp.example.invalid"], cwd="/")
+    buildout = [os.path.join(directory, "bin", "buildout"), "-N", "-c", "cluster.cfg"]
+    responder = [f"nginx-settings:certificate={certificate}", f"nginx-settings:key={key}"]
+    try:
+        for settings, stapling in ((responder, "off"), (responder + ["nginx-settings:resolver=127.0.0.1"], "on")):
+            run(buildout + settings, cwd=directory)
+            assert f"ssl_stapling {stapling};" in open(config).read(), settings
+    finally:
+        run(buildout, cwd=directory)
+    assert "ssl_stapling off;" in open(config).read(), "the cluster's own certificate names no responder"
+    # The redirect's URL leaves out HTTPS's own port.
+    assert (nginx.https_url("www.example.org", "443"), nginx.https_url("www.example.org", "8443")) == (
+        "https://www.example.org", "https://www.example.org:8443")
 
 
 def test_plain_http_on_the_https_port_and_tls_on_the_http_port_are_refused(cluster):
