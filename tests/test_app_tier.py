@@ -49,6 +49,7 @@ from running import (
     write_session,
 )
 from surge.buildout import across, build_secrets, secretsfile
+from surge.buildout.errors import ConfigError
 from surge.cluster import topology
 
 THREADS = 2
@@ -148,6 +149,22 @@ def test_a_patroni_ttl_shorter_than_its_retries_is_refused_where_every_database_
             f"topology:server-files+=app-slave={agreeing}")
     finally:
         os.remove(agreeing)
+
+
+# The recipes' own rules, which the agreement between the servers' files would refuse first in a build: the
+# recipe is constructed from app-master's configuration with one value changed, as zc.buildout does.
+@pytest.mark.parametrize("part, key, value, message", [
+    ("etcd", "voters", "app-master app-slave", "etcd needs an odd number of at least three distinct voters"),
+    ("etcd", "voters", "app-slave web-1 web-2", "voters does not name app-master, this server, which runs an etcd"),
+    ("patroni-config", "database-servers", "app-slave", "does not name app-master, this server, which runs Patroni"),
+])
+def test_a_recipe_refuses_a_topology_that_leaves_this_server_out_or_loses_the_majority(cluster, part, key, value,
+                                                                                       message):
+    root, _ = cluster
+    configuration = across.load(os.path.join(root, "app-master", "cluster.cfg"), [("topology", key, value)])
+    with pytest.raises(ConfigError) as refused:
+        configuration[part]
+    assert message in str(refused.value) and f"[topology] {key}" in str(refused.value), refused.value
 
 
 def test_sql_that_does_not_apply_fails_the_build_and_changes_nothing(cluster):

@@ -55,12 +55,13 @@ def unknown_server_files(buildout):
             for key in (entry.partition("=")[0] for entry in entries) if key not in known]
 
 
-def load(path):
-    """The merged configuration of another top-level file, without touching this build's logging."""
+def load(path, options=()):
+    """The merged configuration of another top-level file (with OPTIONS, (section, key, value) as the command
+    line gives them), without touching this build's logging."""
     root, buildout_logger = logging.getLogger(), logging.getLogger("zc.buildout")
     saved = (list(root.handlers), root.level, list(buildout_logger.handlers), buildout_logger.propagate)
     try:
-        return zc.buildout.buildout.Buildout(path, [])
+        return zc.buildout.buildout.Buildout(path, list(options))
     finally:
         root.handlers[:], buildout_logger.handlers[:] = saved[0], saved[2]
         root.setLevel(saved[1])
