@@ -31,6 +31,8 @@ ZOPE_USER = topology.ZOPE_USER
 SITE_URLS = topology.site_urls()
 # The path of the site as the web servers' nginx rewrites it for Zope.
 VHM = topology.VIRTUAL_HOST_PREFIX
+# The headers of a form's POST.
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 # Varnish's port (production's base.cfg, which the overlay keeps): the purgers' listener.
 VARNISH = 6081
 # A loopback address outside the cluster's admin addresses and limit-exempt (127.0.0.1 only), and no server's.
@@ -113,7 +115,7 @@ def write_session(send, root, name, value):
     assert status == 200, body
     form = urllib.parse.urlencode({name: value, "_authenticator": json.loads(body)["token"]})
     status, headers, body = send("/@@surge-session", "POST",
-                                 {**authorization, "Content-Type": "application/x-www-form-urlencoded"}, form)
+                                 {**authorization, **FORM}, form)
     assert status == 200, body
     return headers["Set-Cookie"].split(";", 1)[0], headers
 
@@ -123,7 +125,7 @@ def login(root, address):
     form = urllib.parse.urlencode({"__ac_name": "admin", "__ac_password": admin_password(root),
                                    "buttons.login": "Log in", "came_from": ""})
     status, headers, body = https(root, address, "/login", "POST",
-                                  {"Content-Type": "application/x-www-form-urlencoded"}, form)
+                                  FORM, form)
     cookies = [value for key, value in headers.items() if key.lower() == "set-cookie" and value.startswith("__ac=")]
     assert status in (200, 302) and cookies, (status, body[:500])
     return cookies[0].split(";", 1)[0]

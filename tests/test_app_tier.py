@@ -31,6 +31,7 @@ from running import (
     APP_MASTER,
     APP_SLAVE,
     BASE,
+    FORM,
     HAPROXY,
     OUTSIDER,
     VARNISH,
@@ -228,9 +229,8 @@ def test_beaker_session_set_on_app_master_is_read_on_app_slave(app_servers):
 
 
 def test_sql_table_written_on_app_master_is_read_on_app_slave(app_servers):
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
     before = json.loads(request(APP_MASTER, BASE + 1, f"{VHM}/@@surge-signup")[2])
-    status, _, body = request(APP_MASTER, BASE + 1, f"{VHM}/@@surge-signup", "POST", form,
+    status, _, body = request(APP_MASTER, BASE + 1, f"{VHM}/@@surge-signup", "POST", FORM,
                               f"email={uuid.uuid4().hex}@example.org&_authenticator={before['token']}")
     assert (status, json.loads(body)) == (200, {"status": "received"}), body
     _, _, body = request(APP_SLAVE, BASE, f"{VHM}/@@surge-signup")

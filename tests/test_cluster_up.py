@@ -43,7 +43,8 @@ from running import (
     write_session,
 )
 from surge.buildout import across, secretsfile
-from surge.buildout.network import addresses_of, split_bind
+from surge.buildout.network import addresses_of
+from surge.buildout.recipes import validation
 from surge.cluster import cgroups, topology
 from surge.cluster import running as cluster_running
 
@@ -119,13 +120,10 @@ def listening_sockets():
 
 def listen_entries(root, server):
     """{(address, port)} of every [listen] entry of SERVER's configuration, ranges spelt out."""
-    entries = set()
-    for value in across.load(os.path.join(root, server, "cluster.cfg"))["listen"].values():
-        host, port = split_bind(value)
-        first, _, count = port.partition("+")
-        for number in range(int(first), int(first) + int(count or 1)):
-            entries |= {(address, number) for address in addresses_of(host)}
-    return entries
+    entries, problems = validation.listen_entries(across.load(os.path.join(root, server, "cluster.cfg")))
+    assert not problems, problems
+    return {(address, port) for _, host, first, last in entries for address in addresses_of(host)
+            for port in range(first, last + 1)}
 
 
 def test_every_socket_of_every_server_is_one_of_its_listen_entries(site):

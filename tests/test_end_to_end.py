@@ -30,6 +30,7 @@ import pytest
 import running
 from conftest import repo_path, run, supervisorctl, wait_until
 from running import (
+    FORM,
     HTTPS,
     VHM,
     WEB_1,
@@ -179,7 +180,7 @@ def anonymous_limit(root):
 UNCACHED_FORMS = (
     lambda tag: ("GET", f"/no-such-page-{tag}", None, None),
     lambda tag: ("GET", f"/@@search?SearchableText=surge&fresh={tag}", None, None),
-    lambda tag: ("POST", f"/news?{tag}", {"Content-Type": "application/x-www-form-urlencoded"}, f"q={tag}"),
+    lambda tag: ("POST", f"/news?{tag}", FORM, f"q={tag}"),
     lambda tag: ("GET", f"/news?{tag}", {"Accept": "application/json"}, None),
     lambda tag: ("GET", f"/news?fresh={tag}", None, None),
 )
@@ -220,7 +221,7 @@ def test_one_address_is_limited_in_anonymous_work_that_reaches_zope_and_others_a
 def login_in_a_body(site, source, name, password="wrong", path="/news"):
     """(status, Retry-After) of Plone's login fields posted to PATH (not a login path) through web-1."""
     form = urllib.parse.urlencode({"__ac_name": name, "__ac_password": password})
-    status, headers, _ = https(site, WEB_1, path, "POST", {"Content-Type": "application/x-www-form-urlencoded"},
+    status, headers, _ = https(site, WEB_1, path, "POST", FORM,
                                form, source=source)
     return status, headers.get("Retry-After")
 
@@ -284,7 +285,7 @@ def form_login(root, name, password, source=None):
     form = urllib.parse.urlencode({"__ac_name": name, "__ac_password": password, "buttons.login": "Log in",
                                    "came_from": ""})
     status, headers, _ = running.https(root, WEB_1, "/login", "POST",
-                                       {"Content-Type": "application/x-www-form-urlencoded"}, form, source=source)
+                                       FORM, form, source=source)
     cookies = [value.split(";", 1)[0] for key, value in headers.items()
                if key.lower() == "set-cookie" and value.startswith("__ac=") and not value.startswith('__ac="";')]
     return status, (cookies[0] if cookies else None)
@@ -310,8 +311,6 @@ def editor(site):
 # Paths nginx lets through from anywhere: only the instances' rule (surge.policy.admin) refuses them here.
 EVERYDAY_PATHS = ("/", "/news", "/@@search", "/news/edit", "/@search?SearchableText=news", "/@navigation")
 
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def login_fields(name, password):

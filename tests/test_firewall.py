@@ -12,12 +12,14 @@ import sys
 import pytest
 
 from conftest import bad_setting_fails_and_keeps_live_files
-from running import ADDRESS, APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, WEB_1, WEB_2, ZOPE_USER
+from running import ADDRESS, APP_MASTER, APP_SLAVE, BASE, HAPROXY, HTTP, HTTPS, VARNISH, WEB_1, WEB_2, ZOPE_USER
 from surge.buildout import across
-from surge.buildout.network import split_bind
+from surge.buildout.recipes import validation
+from surge.cluster import topology
 
 # Ports of production's base.cfg, which the overlay keeps.
-POSTGRES, MEMCACHED, RSYSLOG, MUNIN_NODE, VARNISH = 5432, 11211, 5514, 4949, 6081
+MEMCACHED, RSYSLOG, MUNIN_NODE = 11211, 5514, 4949
+POSTGRES = topology.POSTGRES_PORT
 PATRONI, ETCD_CLIENT, ETCD_PEER = 8008, 2379, 2380
 OUTSIDER = "127.0.0.5"
 pytestmark = pytest.mark.slow
@@ -142,17 +144,12 @@ def cases_from_the_topology(root, server):
             key, *sources = line.split()
             allowed[key] = {config["hosts"][host] for source in sources if source != "any"
                             for host in config["topology"][source].split()} | ({"any"} if "any" in sources else set())
-    cases = []
-    for key, value in config["listen"].items():
-        host, port = split_bind(value)
-        if host != address:
-            continue
-        first, _, count = port.partition("+")
-        for number in {int(first), int(first) + max(int(count or 1) - 1, 0)}:
-            for source in sorted(set(ADDRESS.values()) - {address}) + [OUTSIDER]:
-                admitted = allowed.get(key, set())
-                cases.append((number, source, "any" in admitted or source in admitted))
-    return cases
+    entries, problems = validation.listen_entries(config)
+    assert not problems, problems
+    sources = sorted(set(ADDRESS.values()) - {address}) + [OUTSIDER]
+    return [(port, source, "any" in allowed.get(key, ()) or source in allowed.get(key, ()))
+            for key, host, first, last in entries if host == address
+            for port in sorted({first, last}) for source in sources]
 
 
 @pytest.mark.parametrize("server", sorted(ADDRESS))
