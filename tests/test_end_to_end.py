@@ -98,6 +98,50 @@ def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
     assert min(levels["shared"]) > max(levels["member"] | levels["author"]), levels
 
 
+def affinities(root):
+    """{server name: {frozenset of CPUs}} of every thread of every process in each server's control group."""
+    from surge.cluster import cpus
+
+    found = {}
+    for name in running.SERVER_NAMES:
+        found[name] = set()
+        for thread in cpus.threads(cpus.server_pids(root, name)):
+            try:
+                found[name].add(frozenset(cpus.of(thread)))
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
+    return found
+
+
+def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(site):
+    from surge.cluster import cpus
+
+    layout = cpus.layout()
+    every = frozenset(cpus.available())
+    assert set(layout.values()) == {frozenset({0}), frozenset({1})} or len(every) > 2, layout
+    instances = [pid for pid in cpus.server_pids(site, "app-slave") if "instance" in open(f"/proc/{pid}/cmdline").read()]
+    nice_before = {pid: nice_levels(pid) for pid in instances}
+    assert nice_before
+    try:
+        output = run([repo_path("bin", "cluster"), "confine", "--root", site]).stdout
+        assert f"app-master: CPUs {cpus.shown(layout['app-master'])}" in output, output
+        assert affinities(site) == {name: {frozenset(chosen)} for name, chosen in layout.items()}
+        # A program that supervisord starts again stays on its server's CPUs.
+        web_2 = os.path.join(site, "web-2")
+        supervisorctl(web_2, "restart", "nginx")
+        assert affinities(site)["web-2"] == {frozenset(layout["web-2"])}
+        # Confining moves processes; it leaves the pools' nice levels as they were.
+        assert {pid: nice_levels(pid) for pid in nice_before} == nice_before
+    finally:
+        run([repo_path("bin", "cluster"), "share", "--root", site])
+    assert affinities(site) == {name: {every} for name in running.SERVER_NAMES}
+
+
+def test_confine_and_share_name_no_server(site):
+    result = run([repo_path("bin", "cluster"), "confine", "web-1", "--root", site], check=False)
+    assert result.returncode != 0 and "confine works on the whole cluster; name no server" in result.stdout
+
+
 # A separate process floods, so that its requests do not slow the measuring client down.
 FLOOD = r"""
 import collections, http.client, json, ssl, sys, threading, time

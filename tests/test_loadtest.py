@@ -193,12 +193,39 @@ def shape_run(probe_lull, probe_spike):
 def test_spike_ratios_pair_runs_by_name_not_by_order():
     from surge.loadtest import results
 
-    # figures.json sorts "with priorities" and "without priorities" by name; the run alternates their order.
-    shape = dict(sorted({results.WITHOUT: shape_run(100, 800), results.WITH: shape_run(100, 120)}.items()))
+    # figures.json sorts the sides by name; the run turns their order from shape to shape.
+    shape = dict(sorted({results.CONFINED_FLAT: shape_run(100, 800), results.SHARED: shape_run(100, 400),
+                         results.CONFINED: shape_run(100, 120)}.items()))
     text = "\n".join(results.spike_section({results.STAMPEDE: shape}))
-    assert "stampede: the author's p95 in the spike with the priorities / without: **0.15** (120 ms against 800" in text
-    # spike / lull per run: 1.20 with, 8.00 without.
-    assert "     - 1.20" in text and "     - 8.00" in text
+    assert ("stampede: the author's p95 in the spike, confined, with the priorities / without: **0.15** (120 ms "
+            "against 800") in text
+    assert "stampede: the author's p95 in the spike, confined / shared: **0.30** (120 ms against 400" in text
+    # spike / lull per run: 1.20 confined, 8.00 without priorities, 4.00 shared.
+    assert "     - 1.20" in text and "     - 8.00" in text and "     - 4.00" in text
+
+
+def test_a_shed_request_counts_as_a_failed_page_view_in_its_phase_and_class():
+    from surge.loadtest import probe, results
+    from surge.loadtest.bench_spike import SpikeBench
+    from surge.loadtest.phases import Phase
+
+    plan = [Phase("lull", 0, 10, 5, 5), Phase("ramp", 10, 13, 600, 200), Phase("spike", 13, 100, 600, 200),
+            Phase("after", 100, 130, 5, 200)]
+    start = 1000.0
+    # (time, class, name, ms, failed): a panic page is a failed row, whatever its status code was.
+    rows = [(start + 1, "anonymous", "search", 50.0, 0), (start + 20, "anonymous", "search", 40.0, 1),
+            (start + 21, "member", "dashboard", 900.0, 1), (start + 110, "anonymous", "search", 40.0, 1),
+            (start + 111, "author", "edit form", 90.0, 0)]
+    probe_rows = [(start + 2, probe.CLASS, probe.EDIT_FORM, 100.0, 0), (start + 30, probe.CLASS, probe.EDIT_FORM,
+                                                                          120.0, 1)]
+    found = SpikeBench.figures(rows, probe_rows, start, plan)
+    assert found["failed by phase"]["spike"] == {"anonymous": 1, "member": 1, "author": 0}
+    assert found["failed by phase"]["after"] == {"anonymous": 1, "member": 0, "author": 0}
+    assert found["failed by phase"]["lull"] == {"anonymous": 0, "member": 0, "author": 0}
+    assert found["failed"] == {"anonymous": 2, "member": 1, "author": 0} and found["probe failed"] == 1
+    text = "\n".join(results.spike_section({results.STAMPEDE: {results.CONFINED: {**found, "cpu busy": 0.5,
+                                                                                "cpu": "-", "command": "x"}}}))
+    assert "     - 0 / 0 / 0\n     - 0 / 0 / 0\n     - 1 / 1 / 0\n     - 1 / 0 / 0\n     - 2 / 1 / 0" in text
 
 
 def test_failover_ratios_pair_replication_modes_by_name_not_by_order():

@@ -13,20 +13,23 @@ import os
 import sys
 import time
 
-from surge.cluster import building, cgroups, running
+from surge.cluster import building, cgroups, cpus, running
 from surge.cluster.topology import SERVERS, default_root, select
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "up", "status", "down", "kill", "freeze", "thaw"],
+    parser.add_argument("command", choices=["build", "check", "up", "status", "down", "kill", "freeze", "thaw",
+                                            "confine", "share"],
                         help="build: build the servers; check: run every rendered file through its checker; "
                              "up: build what is missing and start the site (or the servers named, such as one "
                              "that was killed); status: every server's programs and the database's members; "
                              "down: stop everything up started; kill: SIGKILL every process of the servers "
                              "named at once, as a power cut; freeze, thaw: stop and resume every process of "
-                             "the servers named, as a machine that stalls")
+                             "the servers named, as a machine that stalls; confine: the web servers on the first half of "
+                             "the CPUs and the app servers on the second, as separate machines (the load generator "
+                             "belongs with the web servers: taskset); share: every server on every CPU again")
     parser.add_argument("servers", nargs="*", metavar="SERVER",
                         help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
     parser.add_argument("--root", help="the cluster's directory (default: var/cluster of this checkout)")
@@ -37,14 +40,14 @@ def main(repository, eggs_directory=None, argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return run(repository, eggs_directory, args)
-    except (running.ClusterError, cgroups.CgroupError) as error:
+    except (running.ClusterError, cgroups.CgroupError, cpus.CpuError) as error:
         raise SystemExit(f"cluster: {error}") from None
 
 
 def run(repository, eggs_directory, args):
     root = os.path.abspath(args.root or default_root(repository))
     servers = select(args.servers)
-    if args.command in ("status", "down") and args.servers:
+    if args.command in ("status", "down", "confine", "share") and args.servers:
         raise SystemExit(f"cluster: {args.command} works on the whole cluster; name no server")
     if args.command in ("kill", "freeze", "thaw") and not args.servers:
         raise SystemExit(f"cluster: {args.command} needs the servers to {args.command}")
@@ -65,6 +68,13 @@ def run(repository, eggs_directory, args):
     if args.command in ("kill", "freeze", "thaw"):
         for server in servers:
             getattr(running, args.command)(root, server.name)
+        return 0
+    if args.command in ("confine", "share"):
+        placed = cpus.confine(root) if args.command == "confine" else cpus.share(root)
+        if not any(threads for _, threads in placed.values()):
+            raise SystemExit(f"cluster: no server of {root} is running")
+        for name, (chosen, threads) in placed.items():
+            print(f"cluster: {name}: CPUs {cpus.shown(chosen)} ({threads} threads)", flush=True)
         return 0
     running.down(root)
     return 0

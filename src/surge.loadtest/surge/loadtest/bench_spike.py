@@ -1,4 +1,4 @@
-"""bin/bench spike: three spike shapes, each with and without the pools' CPU priorities.
+"""bin/bench spike: three spike shapes, each confined, confined without priorities, and shared.
 
 Each run is bin/loadtest (Locust) in one process and the probe
 (surge.loadtest.probe: an author editing, a member logging in again and
@@ -15,10 +15,18 @@ stampede     600 visitors within 3 s, held 90 s, 15% of the readers
 login storm  400 visitors within 4 s, held 90 s, a quarter of them members,
              each logging in as it arrives.
 
-Each shape runs twice, once with the instances at their pools' nice levels
-(as built) and once with every instance at nice 0, one right after the other;
-the order alternates from shape to shape, so that a warmer cache does not
-always help the same side.
+Each shape runs on three sides, one right after the other (the order turns
+from shape to shape, so that a warmer cache does not always help the same
+side):
+
+confined                      the servers as separate machines would run
+                              them (surge.cluster.cpus: the web servers, Locust
+                              and the probe on the first half of the CPUs, the
+                              app servers on the second), the instances at
+                              their pools' nice levels as built;
+confined, without priorities  the same with every instance at nice 0;
+shared                        every process on every CPU, the nice levels as
+                              built: what this one machine adds.
 """
 
 import argparse
@@ -28,6 +36,7 @@ import sys
 import time
 
 from surge.buildout.progress import sayer
+from surge.cluster import cpus
 from surge.loadtest import cpu, priorities, probe, results, samples
 from surge.loadtest.phases import phases
 from surge.loadtest.report import CLASSES, by_phase, figures
@@ -52,6 +61,11 @@ def shape_options(options, overrides):
     return argparse.Namespace(**values)
 
 
+def on_cpus(chosen):
+    """A preexec_fn putting the child on CHOSEN CPUs (taskset), or None to leave it on every one."""
+    return (lambda: os.sched_setaffinity(0, chosen)) if chosen else None
+
+
 def arguments(overrides):
     return [part for key, value in overrides.items() for part in (f"--{key}", str(value))]
 
@@ -65,23 +79,37 @@ class SpikeBench:
 
     def run(self):
         found = {}
-        for index, (shape, overrides) in enumerate(SHAPES.items()):
-            order = (results.WITH, results.WITHOUT) if index % 2 == 0 else (results.WITHOUT, results.WITH)
-            found[shape] = {side: self.one(shape, overrides, side) for side in order}
+        try:
+            for index, (shape, overrides) in enumerate(SHAPES.items()):
+                order = results.SIDES[index % len(results.SIDES):] + results.SIDES[:index % len(results.SIDES)]
+                found[shape] = {side: self.one(shape, overrides, side) for side in order}
+        finally:
+            self.place(confined=False)
         return found
+
+    def place(self, confined):
+        """The cluster's servers confined to their CPUs or on every CPU; the load's CPUs (None: every one)."""
+        root = self.bench.cluster.root
+        placed = cpus.confine(root) if confined else cpus.share(root)
+        say("  " + "; ".join(f"{name} on CPUs {cpus.shown(chosen)}" for name, (chosen, _) in placed.items()))
+        return cpus.halves()[cpus.WEB] if confined else None
 
     def one(self, shape, overrides, side):
         plan = phases(shape_options(self.bench.options, overrides))
         steps = " ".join(f"{p.name} {p.end - p.start:.0f} s at {p.users} users" for p in plan)
         say(f"spike: {shape}, {side}: {steps}")
-        if side == results.WITH:
-            return self.measure(shape, overrides, plan, plots=shape == results.SPIKE)
+        load_cpus = self.place(confined=side != results.SHARED)
+        if load_cpus:
+            say(f"  Locust and the probe on CPUs {cpus.shown(load_cpus)}")
+        if side != results.CONFINED_FLAT:
+            return self.measure(shape, overrides, plan, load_cpus, plots=side == results.CONFINED
+                                and shape == results.SPIKE)
         pids = self.bench.cluster.instance_pids()
         with priorities.flattened(pids) as saved:
             say(f"  {len(saved)} threads of {len(pids)} instances at nice 0 for this run")
-            return self.measure(shape, overrides, plan)
+            return self.measure(shape, overrides, plan, load_cpus)
 
-    def measure(self, shape, overrides, plan, plots=False):
+    def measure(self, shape, overrides, plan, load_cpus, plots=False):
         name = f"spike-{shape.replace(' ', '-')}-{next(self.bench.runs)}"
         sample_file, probe_file = self.bench.file(f"{name}-requests.csv"), self.bench.file(f"{name}-probe.csv")
         options = self.bench.options
@@ -90,14 +118,15 @@ class SpikeBench:
              "--ca-file", options.ca_file, "--password", options.account_password,
              "--seconds", str(plan[-1].end + 180), "--pause", str(PROBE_PAUSE), "--login-every", str(LOGIN_EVERY),
              "--output", probe_file],
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, preexec_fn=on_cpus(load_cpus))
         command = [os.path.join(self.bench.bin, "loadtest"), *arguments(overrides), "--only-summary",
                    "--admin-password-file", "", "--csv", self.bench.file(name), "--csv-full-history",
                    "--html", self.bench.file(f"{name}-report.html"), "--samples", sample_file]
         locust = None
         try:
             with open(self.bench.file(f"{name}.log"), "w") as log:
-                locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                          preexec_fn=on_cpus(load_cpus))
                 during = self.during_spike(locust, sample_file, plan)
                 locust.wait()
         finally:
@@ -113,6 +142,8 @@ class SpikeBench:
         found = self.figures(rows, probe_rows, start, plan)
         found.update(during)
         found["command"] = " ".join(["bin/loadtest", *arguments(overrides)])
+        if load_cpus:
+            found["command"] = (f"bin/cluster confine; taskset -c {cpus.shown(load_cpus)} {found['command']}")
         say(f"  failed: {found['failed']}; probe p95 lull {found['probe lull']['p95']} ms, spike "
                  f"{found['probe spike']['p95']} ms ({found['probe spike']['requests']} requests); "
                  f"logins p95 {found['probe logins']['p95']} ms (probe), {found['logins']['p95']} ms (Locust); "
@@ -131,6 +162,10 @@ class SpikeBench:
         return {
             "requests": len(rows), "failed": {kind: sum(1 for r in rows if r[1] == kind and r[4]) for kind in CLASSES},
             "classes in the spike": {kind: figures([r for r in phased["spike"] if r[1] == kind]) for kind in CLASSES},
+            "classes in the lull": {kind: figures([r for r in phased["lull"] if r[1] == kind]) for kind in CLASSES},
+            # A shed request is the panic page: a failed page view, counted where the visitor met it.
+            "failed by phase": {phase: {kind: sum(1 for r in found if r[1] == kind and r[4]) for kind in CLASSES}
+                                for phase, found in phased.items()},
             "probe lull": figures(probe_phased["lull"]), "probe spike": figures(probe_phased["spike"]),
             "probe failed": sum(1 for row in probe_rows if row[4] and row[0] >= start),
             "logins": figures([row for row in busy if row[2] == LOGIN]),

@@ -6,6 +6,8 @@ without importing Locust, whose gevent patches the standard library.
 
 from dataclasses import dataclass
 
+NAMES = ("lull", "ramp", "spike", "after")
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -20,15 +22,15 @@ def phases(options):
     """The run's phases from the settings (lull, ramp, spike, after)."""
     lull, spike = options.lull_users, options.spike_users
     ramp = max(options.ramp_seconds, 1)
-    plan = (
-        ("lull", options.lull_seconds, lull, max(lull, 1)),
-        ("ramp", ramp, spike, max(spike - lull, 1) / ramp),
-        ("spike", options.spike_seconds, spike, max(spike - lull, 1) / ramp),
+    plan = zip(NAMES, (
+        (options.lull_seconds, lull, max(lull, 1)),
+        (ramp, spike, max(spike - lull, 1) / ramp),
+        (options.spike_seconds, spike, max(spike - lull, 1) / ramp),
         # Visitors leave as fast as they came.
-        ("after", options.after_seconds, lull, max(spike - lull, 1) / ramp),
-    )
+        (options.after_seconds, lull, max(spike - lull, 1) / ramp),
+    ))
     result, start = [], 0.0
-    for name, seconds, users, rate in plan:
+    for name, (seconds, users, rate) in plan:
         result.append(Phase(name, start, start + seconds, users, rate))
         start += seconds
     return result

@@ -8,6 +8,7 @@ import os
 import platform
 import time
 
+from surge.loadtest import phases
 from surge.loadtest.report import CLASSES, percentile
 
 BUCKET = 5
@@ -29,8 +30,11 @@ LOGIN_STORM = "login storm"
 SYNCHRONOUS = "saves, synchronous replication"
 ASYNCHRONOUS = "saves, asynchronous replication"
 KILLED = "the primary's server killed under load"
-WITH = "with priorities"
-WITHOUT = "without priorities"
+# The sides of each spike shape (surge.loadtest.bench_spike).
+CONFINED = "confined"
+CONFINED_FLAT = "confined, without priorities"
+SHARED = "shared"
+SIDES = (CONFINED, CONFINED_FLAT, SHARED)
 # The author probe's requests (surge.loadtest.probe) in the plots, beside Locust's classes.
 PLOTTED = (*CLASSES, "probe")
 
@@ -104,43 +108,57 @@ def failed_by_class(failed):
     return " / ".join(str(failed.get(kind, 0)) for kind in CLASSES)
 
 
+def spike_ratio(sides, side, other):
+    """"**0.42** (120 ms against 286 ms)": the author probe's spike p95 of SIDE over OTHER's."""
+    a, b = sides[side]["probe spike"]["p95"], sides[other]["probe spike"]["p95"]
+    return f"**{ratio(a, b)}** ({number(a)} ms against {number(b)} ms)"
+
+
 def spike_section(found):
-    shapes = {shape: sides for shape, sides in found.items() if isinstance(sides, dict) and WITH in sides}
-    rows, lines = [], []
+    shapes = {shape: sides for shape, sides in found.items() if isinstance(sides, dict) and CONFINED in sides}
+    runs = [(shape, side, sides[side]) for shape, sides in shapes.items() for side in SIDES if side in sides]
+    rows, phased, lines = [], [], []
+    for shape, side, f in runs:
+        lull, spike = f["probe lull"], f["probe spike"]
+        authors = f.get("classes in the lull", {}).get("author", {}), f["classes in the spike"].get("author", {})
+        rows.append((shape, side, f["top users"], f"{f['cpu busy'] * 100:.0f}%",
+                     f"{number(lull['p95'])} ({lull['requests']})", f"{number(spike['p95'])} ({spike['requests']})",
+                     ratio(spike["p95"], lull["p95"]), f"{number(authors[0].get('p95'))} / {number(authors[1].get('p95'))}",
+                     number(f["classes in the spike"]["member"]["p95"]),
+                     f"{number(f['probe logins']['p95'])} / {number(f['logins']['p95'])}"))
+        by_phase = f.get("failed by phase", {})
+        phased.append((shape, side, *(failed_by_class(by_phase.get(phase, {})) for phase in phases.NAMES),
+                       failed_by_class(f["failed"]), f["probe failed"]))
     for shape, sides in shapes.items():
-        for side in (WITH, WITHOUT):
-            f = sides.get(side)
-            if not f:
-                continue
-            lull, spike = f["probe lull"], f["probe spike"]
-            rows.append((shape, side, f["top users"], f"{f['cpu busy'] * 100:.0f}%", failed_by_class(f["failed"]),
-                         f"{number(lull['p95'])} ({lull['requests']})", f"{number(spike['p95'])} ({spike['requests']})",
-                         ratio(spike["p95"], lull["p95"]), number(f["classes in the spike"]["member"]["p95"]),
-                         f"{number(f['probe logins']['p95'])} / {number(f['logins']['p95'])}"))
-        if WITHOUT in sides:
-            with_, without = sides[WITH]["probe spike"]["p95"], sides[WITHOUT]["probe spike"]["p95"]
-            lines.append(f"- {shape}: the author's p95 in the spike with the priorities / without: "
-                         f"**{ratio(with_, without)}** ({number(with_)} ms against {number(without)} ms).")
-    busiest = [f"- {shape}, {side}: {sides[side]['cpu']}" for shape, sides in shapes.items()
-               for side in (WITH, WITHOUT) if side in sides]
-    commands = [f"- {shape}: ``{sides[WITH]['command']}``" for shape, sides in shapes.items()]
-    return [".. rubric:: Spikes: three shapes, with and without the pools' CPU priorities", "",
-            "The probe is a separate process: an author editing its own page (the edit form, one request after "
-            "another; lull and spike are its p95 in ms, with the number of requests) and a member logging in "
-            "every 2 s as a new visitor (login p95 in the ramp and the spike; Locust's own members' logins beside "
-            "it, slowed by the load generator's own saturation). Failed requests are anonymous / member / "
-            "author (the probe failed none unless said); an anonymous failure is the panic page, for a request "
-            "shed at once or one that waited out the queue (30 s). CPU busy: all cores' busy share during the "
-            "spike.", "",
-            *table(("shape", "CPU priorities", "visitors", "CPU busy", "failed", "author p95 lull",
-                    "author p95 spike", "spike / lull", "member p95 spike", "login p95 probe / Locust"), rows),
+        if CONFINED_FLAT in sides:
+            lines.append(f"- {shape}: the author's p95 in the spike, confined, with the priorities / without: "
+                         f"{spike_ratio(sides, CONFINED, CONFINED_FLAT)}.")
+        if SHARED in sides:
+            lines.append(f"- {shape}: the author's p95 in the spike, confined / shared: "
+                         f"{spike_ratio(sides, CONFINED, SHARED)}.")
+    busiest = [f"- {shape}, {side}: {f['cpu']}" for shape, side, f in runs]
+    commands = [f"- {shape}, {side}: ``{f['command']}``" for shape, side, f in runs
+                if side != CONFINED_FLAT]
+    return [".. rubric:: Spikes: three shapes, confined and shared, with and without the pools' CPU priorities", "",
+            "Confined: the web servers, Locust and the probe on the first half of the CPUs, the app servers on the "
+            "second, as separate machines would run them; shared: every process on every CPU. The probe is a "
+            "separate process: an author editing its own page (the edit form, one request after another; lull "
+            "and spike are its p95 in ms, with the number of requests) and a member logging in every 2 s as a "
+            "new visitor (login p95 in the ramp and the spike; Locust's own members' logins beside it). Locust's "
+            "authors open the folder contents and the edit form (their p95 in the lull and in the spike). CPU "
+            "busy: all cores' busy share during the spike.", "",
+            *table(("shape", "side", "visitors", "CPU busy", "author p95 lull", "author p95 spike", "spike / lull",
+                    "Locust authors p95 lull / spike", "member p95 spike", "login p95 probe / Locust"), rows),
             *lines, "",
-            *[f"Probe failures: {shape}, {side}: **{sides[side]['probe failed']}**." for shape, sides in
-              shapes.items() for side in (WITH, WITHOUT) if sides.get(side, {}).get("probe failed")],
+            "Failed page views by phase, anonymous / member / author (Locust's visitors; an anonymous failure is "
+            "the panic page, for a request shed at once or one that waited out the queue, 30 s), and the probe's "
+            "failed requests:", "",
+            *table(("shape", "side", *phases.NAMES, "whole run", "probe"), phased),
             "Busiest processes during the spike (100% = one core):", "", *busiest, "",
             ".. image:: bench/spike-throughput.png", "   :alt: requests per second of each class over the run", "",
             ".. image:: bench/spike-latency.png", "   :alt: p50 and p95 latency of each class over the run", "",
-            "Reproduce (with the cluster running; ``bin/bench --only spike`` runs them all):", "", *commands, ""]
+            "Reproduce (with the cluster running; ``bin/bench --only spike`` runs them all; without priorities: "
+            "the same with every instance's threads at nice 0):", "", *commands, ""]
 
 
 def builds_section(found):
