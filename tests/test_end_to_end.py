@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,15 +31,20 @@ import pytest
 import running
 from conftest import repo_path, run, supervisorctl, wait_until
 from running import (
+    APP_MASTER,
     FORM,
+    HAPROXY,
     HTTPS,
     VHM,
     WEB_1,
     WEB_2,
     admin_json,
     all_instances_up,
+    haproxy_stats,
+    instance_rows,
     login,
     published_page,
+    request,
     write_session,
 )
 from surge.buildout.recipes.nginx import INTERNAL_HEADERS
@@ -82,13 +88,19 @@ def nice_levels(pid):
     return levels
 
 
-def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
+def instance_pids(root):
+    """{HAProxy's name of the instance (app-master-8101): pid} of every running instance."""
     pids = {}
     for server in ("app-master", "app-slave"):
-        for line in supervisorctl(os.path.join(site, server), "status").splitlines():
+        for line in supervisorctl(os.path.join(root, server), "status").splitlines():
             match = re.match(r"instance:instance-(\d+)\s+RUNNING\s+pid (\d+)", line)
             if match:
                 pids[f"{server}-{match.group(1)}"] = int(match.group(2))
+    return pids
+
+
+def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
+    pids = instance_pids(site)
     levels = {pool: set() for pool in ("shared", "member", "author")}
     for (pool, name), _ in running.instance_rows().items():
         threads = nice_levels(pids[name])
@@ -96,6 +108,70 @@ def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
         levels[pool] |= threads
     assert all(levels.values()), levels
     assert min(levels["shared"]) > max(levels["member"] | levels["author"]), levels
+
+
+def backend_load(pool):
+    """(requests in service or queued, requests queued) of HAProxy's backend POOL on app-master."""
+    row = haproxy_stats()[(pool, "BACKEND")]
+    return int(row["scur"]), int(row["qcur"])
+
+
+def haproxy_command(root, command):
+    """COMMAND on app-master's HAProxy runtime API; its answer."""
+    with socket.socket(socket.AF_UNIX) as stream:
+        stream.connect(os.path.join(root, "app-master", "var", "run", "haproxy.sock"))
+        stream.sendall(command.encode() + b"\n")
+        return stream.makefile().read()
+
+
+def test_a_member_request_borrows_only_an_idle_shared_thread_and_else_queues_in_its_own_pool(site):
+    pools = {}
+    for (pool, name), row in instance_rows().items():
+        pools.setdefault(pool, {})[name] = int(row["slim"])
+    pids = instance_pids(site)
+    stopped, answers, clients = [], {}, []
+
+    def ask(key, headers):
+        def client():
+            answers[key] = request(APP_MASTER, HAPROXY, VHM + "/", headers=headers, source=APP_MASTER, timeout=60)
+        clients.append(threading.Thread(target=client))
+        clients[-1].start()
+
+    def stop(pool):
+        """Its instances stopped, as busy ones: HAProxy's health checks of them paused, so none goes down."""
+        for name in pools[pool]:
+            haproxy_command(site, f"disable health {pool}/{name}")
+            os.kill(pids[name], signal.SIGSTOP)
+            stopped.append((pool, name))
+
+    member = {"X-Surge-Class": "member"}
+    try:
+        # Every member thread busy (its instances stopped, so they stay busy) while the shared pool is idle:
+        # the next member request borrows a shared thread.
+        stop("member")
+        for number in range(sum(pools["member"].values())):
+            ask(f"member {number}", member)
+        wait_until(lambda: backend_load("member")[0] == sum(pools["member"].values()), 10, "the member pool full")
+        status, headers, _ = request(APP_MASTER, HAPROXY, VHM + "/", headers=member, source=APP_MASTER)
+        assert status == 200 and headers["X-Surge-Pool"] == "shared", dict(headers)
+        # Every shared thread busy too: the next member request queues in its own pool, not in the shared
+        # pool's queue.
+        stop("shared")
+        for number in range(sum(pools["shared"].values())):
+            ask(f"anonymous {number}", {})
+        wait_until(lambda: backend_load("shared")[0] == sum(pools["shared"].values()), 10, "the shared pool full")
+        ask("queued member", member)
+        wait_until(lambda: backend_load("member")[1] == 1, 10, "the member request in its own pool's queue")
+        assert backend_load("shared")[1] == 0
+    finally:
+        for pool, name in stopped:
+            os.kill(pids[name], signal.SIGCONT)
+            haproxy_command(site, f"enable health {pool}/{name}")
+        for client in clients:
+            client.join(timeout=90)
+    assert answers["queued member"][0] == 200 and answers["queued member"][1]["X-Surge-Pool"] == "member"
+    assert all(status == 200 for status, _, _ in answers.values()), {k: v[0] for k, v in answers.items()}
+    wait_until(all_instances_up, 60, "every instance up again in HAProxy")
 
 
 def affinities(root):

@@ -10,7 +10,7 @@ instances, instance-base-port
     of buildout.d/prod-instance.cfg): each application server runs ``count``
     instances on consecutive ports from instance-base-port, each with
     ``threads`` Zope threads.
-listen, spill-address, listen-stats
+listen, listen-stats
     What HAProxy binds: its [listen] entries.
 
 Which instance is in which pool is surge.buildout.pools' answer, from
@@ -25,10 +25,12 @@ shared-queue-per-thread requests queued per shared thread, they get the
 panic page at once (``shared_queue_limit``).
 
 Derived for the template: ``backends``, a list of {"name", "balance",
-"servers"}; each server is {"name", "address", "port", "options"}. The
-shared pool balances on the least connections; a class pool fills its own
-instances first ("balance first") and then spills into the shared pool
-through one more server line, the loopback frontend ``spill-address``.
+"servers"}; each server is {"name", "address", "port", "options"}, and
+``slots``, {pool: its instances' threads in all}. The shared pool balances
+on the least connections; a class pool fills its own instances first
+("balance first"). A class request borrows a shared thread only while its
+own pool's threads are all busy and a shared thread is idle; otherwise it
+queues in its own pool.
 
 The check runs ``check`` (haproxy -c) and then reads the rendered server
 lines back: each must be an instance of the topology, listed once, with
@@ -79,24 +81,15 @@ class Haproxy(Template):
         ]
         self.threads = int(self.buildout[settings]["threads"])
         instance_options = f"check maxconn {self.threads}"
-        spill_host, _, spill_port = self.options["spill-address"].rpartition(":")
-        spill_options = f"maxconn {self.settings['maxconn']}"
-
-        def backend(name, balance, spill):
-            servers = [dict(instance, options=instance_options) for instance in self.instances
-                       if instance["pool"] == name]
-            if spill:
-                servers.append({"name": f"{name}-spill", "address": spill_host, "port": spill_port,
-                                "options": spill_options})
-            return {"name": name, "balance": balance, "servers": servers}
-
-        shared = backend("shared", "leastconn", spill=False)
+        backends = [{"name": name, "balance": balance,
+                     "servers": [dict(instance, options=instance_options) for instance in self.instances
+                                 if instance["pool"] == name]}
+                    for name, balance in (("shared", "leastconn"), ("author", "first"), ("member", "first"))]
+        slots = {backend["name"]: len(backend["servers"]) * self.threads for backend in backends}
         return {"health_path": self.buildout[settings]["health-path"],
                 # Queued anonymous requests beyond this get the panic page at once.
-                "shared_queue_limit": len(shared["servers"]) * self.threads
-                * int(self.settings["shared-queue-per-thread"]),
-                "backends": [shared, backend("author", "first", spill=True),
-                             backend("member", "first", spill=True)]}
+                "shared_queue_limit": slots["shared"] * int(self.settings["shared-queue-per-thread"]),
+                "slots": slots, "backends": backends}
 
     def check(self, staged):
         super().check(staged)
@@ -111,8 +104,6 @@ class Haproxy(Template):
         expected = {(i["address"], i["port"]) for i in self.instances}
         seen, problems = set(), []
         for name, address, port, maxconn in SERVER_LINE.findall(text):
-            if name.endswith("-spill"):
-                continue
             instance = (address, int(port))
             if instance not in expected:
                 problems.append(f"server {name} points to {address}:{port}, which runs no instance")
