@@ -26,7 +26,7 @@ import urllib.parse
 import zc.buildout.buildout
 
 from surge.buildout import roles
-from surge.buildout.errors import where
+from surge.buildout.errors import ConfigError, where
 from surge.buildout.network import address_of, split_bind
 
 
@@ -74,9 +74,13 @@ def problems(buildout):
     files = server_files(buildout)
     parts = buildout["buildout"]["parts"].split()
     found, loaded = unknown_server_files(buildout), {}
+    me = this_server(buildout)
 
     def other(key):
         path = files[key]
+        if key == me:
+            # What this build says of itself is this build: loading its file again only costs time.
+            return buildout, os.path.relpath(path, buildout["buildout"]["directory"])
         if path not in loaded:
             if not os.path.isfile(path):
                 found.append(f"{path}, the top-level file of the server {key}, does not exist: name it in "
@@ -140,6 +144,14 @@ SITE_AGREEMENT = (("settings", "site-id"),)
 # What every voter must say alike: one etcd cluster.
 VOTER_AGREEMENT = (("etcd-settings", "cluster-token"), ("ports", "etcd-client"), ("ports", "etcd-peer"),
                    ("topology", "voters"))
+
+
+def this_server(buildout):
+    """This build's [hosts] key, or None when [hosts] server names no single server (refused elsewhere)."""
+    try:
+        return roles.this_server(buildout)
+    except ConfigError:
+        return None
 
 
 def others(buildout, role):
