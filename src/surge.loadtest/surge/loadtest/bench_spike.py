@@ -170,6 +170,7 @@ class SpikeBench:
             "probe failed": sum(1 for row in probe_rows if row[4] and row[0] >= start),
             "logins": figures([row for row in busy if row[2] == LOGIN]),
             "probe logins": figures(logins["ramp"] + logins["spike"]),
+            "probe logins lull": figures(logins["lull"]),
             "spike rps": len(phased["spike"]) / max(plan[2].end - plan[2].start, 1),
             "top users": plan[2].users,
         }
