@@ -195,8 +195,7 @@ def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(
     layout = cpus.layout()
     every = frozenset(cpus.available())
     assert set(layout.values()) == {frozenset({0}), frozenset({1})} or len(every) > 2, layout
-    instances = [pid for pid in cpus.server_pids(site, "app-slave") if "instance" in open(f"/proc/{pid}/cmdline").read()]
-    nice_before = {pid: nice_levels(pid) for pid in instances}
+    nice_before = {pid: nice_levels(pid) for pid in instance_pids(site).values()}
     assert nice_before
     try:
         output = run([repo_path("bin", "cluster"), "confine", "--root", site]).stdout

@@ -27,9 +27,10 @@ def parse_args(argv):
                              "that was killed); status: every server's programs and the database's members; "
                              "down: stop everything up started; kill: SIGKILL every process of the servers "
                              "named at once, as a power cut; freeze, thaw: stop and resume every process of "
-                             "the servers named, as a machine that stalls; confine: the web servers on the first half of "
-                             "the CPUs and the app servers on the second, as separate machines (the load generator "
-                             "belongs with the web servers: taskset); share: every server on every CPU again")
+                             "the servers named, as a machine that stalls; confine: the web servers on the first "
+                             "half of the CPUs and the app servers on the second, as separate machines (the load "
+                             "generator belongs with the web servers: taskset); share: every server on every CPU "
+                             "again")
     parser.add_argument("servers", nargs="*", metavar="SERVER",
                         help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
     parser.add_argument("--root", help="the cluster's directory (default: var/cluster of this checkout)")

@@ -120,10 +120,11 @@ def spike_section(found):
     rows, phased, lines = [], [], []
     for shape, side, f in runs:
         lull, spike = f["probe lull"], f["probe spike"]
-        authors = f.get("classes in the lull", {}).get("author", {}), f["classes in the spike"].get("author", {})
+        authors = (number(f.get("classes in the lull", {}).get("author", {}).get("p95")),
+                   number(f["classes in the spike"].get("author", {}).get("p95")))
         rows.append((shape, side, f["top users"], f"{f['cpu busy'] * 100:.0f}%",
                      f"{number(lull['p95'])} ({lull['requests']})", f"{number(spike['p95'])} ({spike['requests']})",
-                     ratio(spike["p95"], lull["p95"]), f"{number(authors[0].get('p95'))} / {number(authors[1].get('p95'))}",
+                     ratio(spike["p95"], lull["p95"]), " / ".join(authors),
                      number(f["classes in the spike"]["member"]["p95"]),
                      f"{number(f['probe logins']['p95'])} / {number(f['logins']['p95'])}"))
         by_phase = f.get("failed by phase", {})
