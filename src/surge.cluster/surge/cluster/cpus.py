@@ -56,16 +56,24 @@ def threads(pids):
     return found
 
 
-def place(pids, cpus):
-    """Every thread of PIDS on CPUS; the number of threads placed."""
-    placed = 0
-    for thread in threads(pids):
-        try:
-            os.sched_setaffinity(thread, cpus)
-            placed += 1
-        except ProcessLookupError:
-            continue
-    return placed
+def place(pids, cpus, passes=5):
+    """Every thread of PIDS on CPUS; the number of threads placed.
+
+    A thread started meanwhile by one not yet placed keeps the old CPUs, so
+    the threads are listed again until a pass finds none elsewhere."""
+    for _ in range(passes):
+        found, moved = 0, 0
+        for thread in threads(pids):
+            try:
+                if os.sched_getaffinity(thread) != cpus:
+                    os.sched_setaffinity(thread, cpus)
+                    moved += 1
+                found += 1
+            except ProcessLookupError:
+                continue
+        if not moved:
+            break
+    return found
 
 
 def server_pids(root, name):
