@@ -145,12 +145,13 @@ def test_a_member_request_borrows_only_an_idle_shared_thread_and_else_queues_in_
             stopped.append((pool, name))
 
     member = {"X-Surge-Class": "member"}
-    # A member pool with no live instance (its one instance restarting): the shared pool answers.
+    # A member pool with no live instance (its one instance restarting): its backup server line, the spill
+    # frontend into the shared pool, answers.
     for name in pools["member"]:
         haproxy_command(site, f"disable server member/{name}")
     try:
         status, headers, _ = request(APP_MASTER, HAPROXY, VHM + "/", headers=member, source=APP_MASTER)
-        assert status == 200 and headers["X-Surge-Pool"] == "shared", dict(headers)
+        assert status == 200 and headers["X-Surge-Instance"] == "member-spill", dict(headers)
     finally:
         for name in pools["member"]:
             haproxy_command(site, f"enable server member/{name}")

@@ -10,7 +10,7 @@ instances, instance-base-port
     of buildout.d/prod-instance.cfg): each application server runs ``count``
     instances on consecutive ports from instance-base-port, each with
     ``threads`` Zope threads.
-listen, listen-stats
+listen, spill-address, listen-stats
     What HAProxy binds: its [listen] entries.
 
 Which instance is in which pool is surge.buildout.pools' answer, from
@@ -30,7 +30,9 @@ Derived for the template: ``backends``, a list of {"name", "balance",
 on the least connections; a class pool fills its own instances first
 ("balance first"). A class request borrows a shared thread only while its
 own pool's threads are all busy and a shared thread is idle; otherwise it
-queues in its own pool.
+queues in its own pool. A class pool's last server line is a backup, the
+loopback frontend ``spill-address`` into the shared pool: used only when
+every instance of the pool is down.
 
 The check runs ``check`` (haproxy -c) and then reads the rendered server
 lines back: each must be an instance of the topology, listed once, with
@@ -86,6 +88,10 @@ class Haproxy(Template):
                                  if instance["pool"] == name]}
                     for name, balance in (("shared", "leastconn"), ("author", "first"), ("member", "first"))]
         slots = {backend["name"]: len(backend["servers"]) * self.threads for backend in backends}
+        spill_host, _, spill_port = self.options["spill-address"].rpartition(":")
+        for backend in backends[1:]:
+            backend["servers"].append({"name": f"{backend['name']}-spill", "address": spill_host, "port": spill_port,
+                                       "options": f"maxconn {self.settings['maxconn']} backup"})
         return {"health_path": self.buildout[settings]["health-path"],
                 # Queued anonymous requests beyond this get the panic page at once.
                 "shared_queue_limit": slots["shared"] * int(self.settings["shared-queue-per-thread"]),
@@ -104,6 +110,8 @@ class Haproxy(Template):
         expected = {(i["address"], i["port"]) for i in self.instances}
         seen, problems = set(), []
         for name, address, port, maxconn in SERVER_LINE.findall(text):
+            if name.endswith("-spill"):
+                continue
             instance = (address, int(port))
             if instance not in expected:
                 problems.append(f"server {name} points to {address}:{port}, which runs no instance")
