@@ -10,16 +10,7 @@ set back to its own level afterwards. Lowering a level needs root.
 import contextlib
 import os
 
-
-def threads(pids):
-    """[thread id] of every process of PIDS."""
-    found = []
-    for pid in pids:
-        try:
-            found.extend(int(task) for task in os.listdir(f"/proc/{pid}/task"))
-        except FileNotFoundError:
-            continue
-    return found
+from surge.cluster.cpus import threads
 
 
 def levels(pids):
