@@ -228,6 +228,26 @@ def test_a_shed_request_counts_as_a_failed_page_view_in_its_phase_and_class():
     assert "     - 0 / 0 / 0\n     - 0 / 0 / 0\n     - 1 / 1 / 0\n     - 1 / 0 / 0\n     - 2 / 1 / 0" in text
 
 
+def test_a_shed_fresh_search_is_an_unanswered_search_of_its_phase():
+    from surge.loadtest import results
+    from surge.loadtest.bench_spike import FRESH_SEARCH, SpikeBench
+    from surge.loadtest.phases import Phase
+
+    plan = [Phase("lull", 0, 10, 5, 5), Phase("ramp", 10, 13, 600, 200), Phase("spike", 13, 100, 600, 200),
+            Phase("after", 100, 130, 5, 200)]
+    start = 1000.0
+    rows = [(start + 20, "anonymous", FRESH_SEARCH, 40.0, 1), (start + 21, "anonymous", FRESH_SEARCH, 900.0, 0),
+            (start + 22, "anonymous", FRESH_SEARCH, 30.0, 1), (start + 23, "anonymous", "anonymous: search", 9.0, 0),
+            (start + 110, "anonymous", FRESH_SEARCH, 40.0, 1)]
+    found = SpikeBench.figures(rows, [], start, plan)
+    assert found["fresh searches"]["spike"] == {"requests": 3, "answered": 1}
+    assert found["fresh searches"]["after"] == {"requests": 1, "answered": 0}
+    assert found["fresh searches"]["lull"] == {"requests": 0, "answered": 0}
+    text = "\n".join(results.spike_section({results.STAMPEDE: {results.CONFINED: {
+        **found, "cpu busy": 0.5, "cpu": "-", "command": "x"}}}))
+    assert "     - none sent\n     - none sent\n     - 1 of 3 (0.33)\n     - 0 of 1 (0.00)" in text
+
+
 def test_failover_ratios_pair_replication_modes_by_name_not_by_order():
     from surge.loadtest import results
 

@@ -41,12 +41,16 @@ from surge.loadtest import cpu, priorities, probe, results, samples
 from surge.loadtest.phases import phases
 from surge.loadtest.report import CLASSES, by_phase, figures
 
-# One author editing with a short pause between requests: 100 and more per phase, without taking the
-# author pool's second thread from Locust's authors. Its member logs in every LOGIN_EVERY seconds.
-PROBE_PAUSE = 0.1
+# One author editing at a brisk editor's pace, a second's pause after each page: some 50 requests in the
+# lull, more in the spike. Faster, the probe itself becomes most of the author pool's load (ten edit forms
+# a second took most of the confined app core and starved the members). Its member logs in every
+# LOGIN_EVERY seconds.
+PROBE_PAUSE = 1
 LOGIN_EVERY = 2
 # Locust's request name of a member's login (locustfile.Visitor.log_in).
 LOGIN = "member: log in"
+# ...and of a search nobody sent before (locustfile.Searcher.fresh_search), which only Zope can answer.
+FRESH_SEARCH = "anonymous: fresh search"
 SHAPES = {
     results.SPIKE: {},
     results.STAMPEDE: {"spike-users": 600, "ramp-seconds": 3, "spike-seconds": 90, "fresh-search-share": 15},
@@ -166,6 +170,9 @@ class SpikeBench:
             # A shed request is the panic page: a failed page view, counted where the visitor met it.
             "failed by phase": {phase: {kind: sum(1 for r in found if r[1] == kind and r[4]) for kind in CLASSES}
                                 for phase, found in phased.items()},
+            "fresh searches": {phase: {"requests": len(searches), "answered": sum(1 for r in searches if not r[4])}
+                               for phase, found in phased.items()
+                               for searches in [[r for r in found if r[2] == FRESH_SEARCH]]},
             "probe lull": figures(probe_phased["lull"]), "probe spike": figures(probe_phased["spike"]),
             "probe failed": sum(1 for row in probe_rows if row[4] and row[0] >= start),
             "logins": figures([row for row in busy if row[2] == LOGIN]),

@@ -108,6 +108,13 @@ def failed_by_class(failed):
     return " / ".join(str(failed.get(kind, 0)) for kind in CLASSES)
 
 
+def answered(searches):
+    """"120 of 240 (0.50)": the searches of one phase answered, of those sent."""
+    if not searches.get("requests"):
+        return "none sent"
+    return f"{searches['answered']} of {searches['requests']} ({searches['answered'] / searches['requests']:.2f})"
+
+
 def spike_ratio(sides, side, other):
     """"**0.42** (120 ms against 286 ms)": the author probe's spike p95 of SIDE over OTHER's."""
     a, b = sides[side]["probe spike"]["p95"], sides[other]["probe spike"]["p95"]
@@ -137,6 +144,8 @@ def spike_section(found):
         if SHARED in sides:
             lines.append(f"- {shape}: the author's p95 in the spike, confined / shared: "
                          f"{spike_ratio(sides, CONFINED, SHARED)}.")
+    searches = [(shape, side, *(answered(f["fresh searches"].get(phase, {})) for phase in phases.NAMES))
+                for shape, side, f in runs if any(n["requests"] for n in f.get("fresh searches", {}).values())]
     busiest = [f"- {shape}, {side}: {f['cpu']}" for shape, side, f in runs]
     commands = [f"- {shape}, {side}: ``{f['command']}``" for shape, side, f in runs
                 if side != CONFINED_FLAT]
@@ -155,6 +164,8 @@ def spike_section(found):
             "the panic page, for a request shed at once or one that waited out the queue, 30 s), and the probe's "
             "failed requests:", "",
             *table(("shape", "side", *phases.NAMES, "whole run", "probe"), phased),
+            *(["Fresh searches (queries nobody sent before, which only Zope answers) answered with results, of "
+               "those sent, by phase:", "", *table(("shape", "side", *phases.NAMES), searches)] if searches else []),
             "Busiest processes during the spike (100% = one core):", "", *busiest, "",
             ".. image:: bench/spike-throughput.png", "   :alt: requests per second of each class over the run", "",
             ".. image:: bench/spike-latency.png", "   :alt: p50 and p95 latency of each class over the run", "",
