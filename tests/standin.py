@@ -31,6 +31,7 @@ class Handler(BaseHTTPRequestHandler):
         klass = self.headers.get("X-Surge-Class", "")
         headers = {"X-Backend-Class": klass, "X-Backend-Path": path, "X-Backend-Count": str(count),
                    "X-Backend-Admin": self.headers.get("X-Surge-Admin", ""),
+                   "X-Backend-Login": self.headers.get("X-Surge-Login", ""),
                    "Content-Type": "text/html; charset=utf-8"}
         if "uncached" not in path:
             anonymous = klass == "anonymous"
@@ -51,7 +52,8 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {"X-Backend-Method": self.command, "X-Backend-Length": str(len(body)),
-                   "X-Backend-Class": self.headers.get("X-Surge-Class", ""), "Cache-Control": "no-store"}
+                   "X-Backend-Class": self.headers.get("X-Surge-Class", ""),
+                   "X-Backend-Login": self.headers.get("X-Surge-Login", ""), "Cache-Control": "no-store"}
         self.answer(200, b"done\n", headers)
 
     do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST

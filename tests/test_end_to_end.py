@@ -10,7 +10,9 @@ through both web servers fails no request and the authors' saves reach Plone. Fr
 administrator is refused whatever the URL and credentials (cookie, login fields, login form, @login) while an editor
 works; from outside the admin addresses nginx refuses the management interface, a method named in the query
 and the control panels of the real site, hides which pool, instance and cache answered, and only the app
-servers may PURGE or BAN; a request that did not pass nginx is taken from an app server only.
+servers may PURGE or BAN; a request that did not pass nginx is taken from an app server only. HAProxy lends a
+member request a shared thread only while one is idle, else queues it in the member pool, where a login goes
+ahead of the members' pages queued before it.
 """
 
 import concurrent.futures
@@ -124,56 +126,102 @@ def haproxy_command(root, command):
         return stream.makefile().read()
 
 
-def test_a_member_request_borrows_only_an_idle_shared_thread_and_else_queues_in_its_own_pool(site):
-    # An instance in HAProxy's slow start (just up) takes fewer requests than its threads for a while.
-    wait_until(lambda: not any(row["throttle"] for row in instance_rows().values()), 60,
-               "every instance past HAProxy's slow start")
-    pools = {}
-    for (pool, name), row in instance_rows().items():
-        pools.setdefault(pool, {})[name] = int(row["slim"])
-    pids = instance_pids(site)
-    stopped, answers, clients = [], {}, []
+class BusyPools:
+    """The cluster's pools made as busy as a test needs, on app-master's HAProxy: a pool's instances stopped
+    (SIGSTOP) as busy ones, HAProxy's health checks of them paused so none goes down; requests sent in
+    threads, each answer kept with the moment it came. On leaving, everything resumed and answered."""
 
-    def ask(key, headers):
+    def __init__(self, root):
+        # An instance in HAProxy's slow start (just up) takes fewer requests than its threads for a while.
+        wait_until(lambda: not any(row["throttle"] for row in instance_rows().values()), 60,
+                   "every instance past HAProxy's slow start")
+        self.root, self.sizes = root, {}
+        for (pool, name), row in instance_rows().items():
+            self.sizes.setdefault(pool, {})[name] = int(row["slim"])
+        self.pids, self.stopped, self.answers, self.came, self.clients = instance_pids(root), [], {}, {}, {}
+
+    def __enter__(self):
+        return self
+
+    def threads(self, pool):
+        return sum(self.sizes[pool].values())
+
+    def ask(self, key, headers):
         def client():
-            answers[key] = request(APP_MASTER, HAPROXY, VHM + "/", headers=headers, source=APP_MASTER, timeout=60)
-        clients.append(threading.Thread(target=client))
-        clients[-1].start()
+            self.answers[key] = request(APP_MASTER, HAPROXY, VHM + "/", headers=headers, source=APP_MASTER,
+                                        timeout=60)
+            self.came[key] = time.monotonic()
+        self.clients[key] = threading.Thread(target=client)
+        self.clients[key].start()
 
-    def stop(pool):
-        """Its instances stopped, as busy ones: HAProxy's health checks of them paused, so none goes down."""
-        for name in pools[pool]:
-            haproxy_command(site, f"disable health {pool}/{name}")
-            os.kill(pids[name], signal.SIGSTOP)
-            stopped.append((pool, name))
+    def answered(self, *keys):
+        for key in keys:
+            self.clients[key].join(timeout=90)
 
-    member = {"X-Surge-Class": "member"}
-    try:
-        # Every member thread busy (its instances stopped, so they stay busy) while the shared pool is idle:
-        # the next member request borrows a shared thread.
-        stop("member")
-        for number in range(sum(pools["member"].values())):
-            ask(f"member {number}", member)
-        wait_until(lambda: backend_load("member")[0] == sum(pools["member"].values()), 10, "the member pool full")
-        status, headers, _ = request(APP_MASTER, HAPROXY, VHM + "/", headers=member, source=APP_MASTER)
+    def fill(self, pool, headers):
+        """Requests for every thread of POOL (stopped first), in service until it is resumed."""
+        self.stop(pool)
+        for number in range(self.threads(pool)):
+            self.ask(f"{pool} filler {number}", headers)
+        wait_until(lambda: backend_load(pool)[0] == self.threads(pool), 10, f"the {pool} pool full")
+
+    def stop(self, pool):
+        for name in self.sizes[pool]:
+            haproxy_command(self.root, f"disable health {pool}/{name}")
+            os.kill(self.pids[name], signal.SIGSTOP)
+            self.stopped.append((pool, name))
+
+    def resume(self, *pools):
+        for pool, name in [entry for entry in self.stopped if entry[0] in pools]:
+            os.kill(self.pids[name], signal.SIGCONT)
+            haproxy_command(self.root, f"enable health {pool}/{name}")
+            self.stopped.remove((pool, name))
+
+    def __exit__(self, *exc):
+        self.resume(*{pool for pool, _ in self.stopped})
+        self.answered(*self.clients)
+
+
+MEMBER = {"X-Surge-Class": "member"}
+
+
+def test_a_member_request_borrows_only_an_idle_shared_thread_and_else_queues_in_its_own_pool(site):
+    with BusyPools(site) as pools:
+        # Every member thread busy while the shared pool is idle: the next member request borrows a shared
+        # thread.
+        pools.fill("member", MEMBER)
+        status, headers, _ = request(APP_MASTER, HAPROXY, VHM + "/", headers=MEMBER, source=APP_MASTER)
         assert status == 200 and headers["X-Surge-Pool"] == "shared", dict(headers)
         # Every shared thread busy too: the next member request queues in its own pool, not in the shared
         # pool's queue.
-        stop("shared")
-        for number in range(sum(pools["shared"].values())):
-            ask(f"anonymous {number}", {})
-        wait_until(lambda: backend_load("shared")[0] == sum(pools["shared"].values()), 10, "the shared pool full")
-        ask("queued member", member)
+        pools.fill("shared", {})
+        pools.ask("queued member", MEMBER)
         wait_until(lambda: backend_load("member")[1] == 1, 10, "the member request in its own pool's queue")
         assert backend_load("shared")[1] == 0
-    finally:
-        for pool, name in stopped:
-            os.kill(pids[name], signal.SIGCONT)
-            haproxy_command(site, f"enable health {pool}/{name}")
-        for client in clients:
-            client.join(timeout=90)
+    answers = pools.answers
     assert answers["queued member"][0] == 200 and answers["queued member"][1]["X-Surge-Pool"] == "member"
     assert all(status == 200 for status, _, _ in answers.values()), {k: v[0] for k, v in answers.items()}
+    wait_until(all_instances_up, 60, "every instance up again in HAProxy")
+
+
+def test_a_login_goes_ahead_of_the_members_pages_queued_before_it(site):
+    with BusyPools(site) as pools:
+        pools.fill("shared", {})
+        pools.fill("member", MEMBER)
+        # More members' pages queued than the member pool has threads, then a login.
+        pages = [f"member page {number}" for number in range(pools.threads("member") + 1)]
+        for number, key in enumerate(pages, 1):
+            pools.ask(key, MEMBER)
+            wait_until(lambda: backend_load("member")[1] == number, 10, f"{number} member pages queued")
+        pools.ask("login", {**MEMBER, "X-Surge-Login": "1"})
+        wait_until(lambda: backend_load("member")[1] == len(pages) + 1, 10, "the login queued behind them")
+        pools.resume("member")
+        pools.answered(*pages, "login")
+    came = pools.came
+    # First come, first served would answer the login after the pool's first threads' worth of pages.
+    later = [key for key in pages if came[key] > came["login"]]
+    assert len(later) >= 2, {key: round(came[key] - came["login"], 3) for key in pages}
+    assert all(status == 200 for status, _, _ in pools.answers.values())
     wait_until(all_instances_up, 60, "every instance up again in HAProxy")
 
 

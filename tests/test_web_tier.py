@@ -307,10 +307,17 @@ def test_login_cookie_is_never_cached_and_reaches_the_backend_as_member(web_1):
 
 
 def test_a_login_post_reaches_the_backend_as_member_and_the_login_form_stays_anonymous(web_1):
-    # A login storm's logins run in the members' pool, not behind the anonymous queue.
-    assert https("POST", "/login", web_1, FORM, body="__ac_name=x")[1]["X-Backend-Class"] == "member"
-    assert https("GET", "/login", web_1)[1]["X-Backend-Class"] == "anonymous"
-    assert https("POST", new_path(), web_1, FORM, body="a=b")[1]["X-Backend-Class"] == "anonymous"
+    # A login storm's logins run in the members' pool, not behind the anonymous queue, and ahead of the
+    # members' pages there (X-Surge-Login); nothing else carries X-Surge-Login, whatever the client sends.
+    login = https("POST", "/login", web_1, FORM, body="__ac_name=x")[1]
+    assert (login["X-Backend-Class"], login["X-Backend-Login"]) == ("member", "1")
+    forged = {"X-Surge-Login": "1"}
+    for method, path, headers, klass in (("GET", "/login", forged, "anonymous"),
+                                         ("POST", new_path(), {**FORM, **forged}, "anonymous"),
+                                         ("POST", "/login", {**FORM, **forged, "Cookie": "__ac=someone"}, "member"),
+                                         ("GET", new_path(), {"x-surge-login": "1", "Cookie": "__ac=a"}, "member")):
+        answer = https(method, path, web_1, headers, body="a=b" if method == "POST" else None)[1]
+        assert (answer["X-Backend-Class"], answer["X-Backend-Login"]) == (klass, ""), (method, path, headers)
 
 
 @pytest.mark.parametrize("suffix", ["/edit", "/@@edit", "/++add++Document", "/folder_contents", "/manage_main",
