@@ -184,8 +184,11 @@ def test_a_frozen_primary_is_replaced_and_confirms_no_write_when_thawed(site):
     with Visitors(site) as visitors:
         time.sleep(LOAD_BEFORE)
         bin_cluster(site, "freeze", "app-master")
-        wait_until(lambda: cluster_running.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
-        bin_cluster(site, "thaw", "app-master")
+        try:
+            wait_until(lambda: cluster_running.primary(site) == "app-slave", ttl + 30, "app-slave promoted")
+        finally:
+            # Also when the wait fails or the run is interrupted: a frozen server outlives the test otherwise.
+            bin_cluster(site, "thaw", "app-master")
         # Straight to the thawed old primary before Patroni has demoted it: never confirmed.
         late_write = site_psql(site, "app-master", f"INSERT INTO {table} VALUES ('{note}')")
         wait_in_sync(site, "app-master", 180, "app-master rejoined as a replica")
