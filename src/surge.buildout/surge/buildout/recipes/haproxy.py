@@ -46,6 +46,8 @@ from surge.buildout.errors import ConfigError, fail, where
 from surge.buildout.rendering import Template
 from surge.buildout.schema import HAPROXY, HAPROXY_TIME, Integer, Schema, Setting, Text
 
+# A class pool's backup server line into the spill frontend: POOL + SPILL.
+SPILL = "-spill"
 SERVER_LINE = re.compile(r"^\s*server\s+(\S+)\s+(\S+):(\d+)\s.*?\bmaxconn\s+(\d+)", re.M)
 
 SETTINGS = Schema("haproxy-settings", {
@@ -89,8 +91,8 @@ class Haproxy(Template):
                     for name, balance in (("shared", "leastconn"), ("author", "first"), ("member", "first"))]
         slots = {backend["name"]: len(backend["servers"]) * self.threads for backend in backends}
         spill_host, _, spill_port = self.options["spill-address"].rpartition(":")
-        for backend in backends[1:]:
-            backend["servers"].append({"name": f"{backend['name']}-spill", "address": spill_host, "port": spill_port,
+        for backend in (backend for backend in backends if backend["name"] != "shared"):
+            backend["servers"].append({"name": backend["name"] + SPILL, "address": spill_host, "port": spill_port,
                                        "options": f"maxconn {self.settings['maxconn']} backup"})
         return {"health_path": self.buildout[settings]["health-path"],
                 # Queued anonymous requests beyond this get the panic page at once.
@@ -110,7 +112,7 @@ class Haproxy(Template):
         expected = {(i["address"], i["port"]) for i in self.instances}
         seen, problems = set(), []
         for name, address, port, maxconn in SERVER_LINE.findall(text):
-            if name.endswith("-spill"):
+            if name.endswith(SPILL):
                 continue
             instance = (address, int(port))
             if instance not in expected:
