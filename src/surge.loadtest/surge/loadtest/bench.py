@@ -19,7 +19,8 @@ failover an author's save latency with synchronous replication against
 builds   cold and no-op bin/buildout -N of each top-level file.
 
 When the cluster is not running it builds this checkout into it and starts
-it (bin/cluster build, up); either way it leaves it
+it (bin/cluster build, up) and waits for the app servers' first backups;
+either way it leaves it
 as it found it. Each measurement prints its figures, the busiest processes
 and the command that reproduces it; the results go to docs/bench/ (a table
 and plots for docs/benchmarks.rst) and to var/bench/RUN/.
