@@ -344,16 +344,9 @@ def test_a_rolling_restart_stops_at_an_instance_that_cannot_start(site):
 
 
 def test_down_stops_everything_and_leaves_no_process(site):
-    from surge.cluster import cpuquota
-
     root, _ = site
-    # Confined, the app servers have cpu control groups of their own; down removes them with the servers.
-    cluster_command(root, "confine")
-    groups = [cpuquota.group(root, name) for name in ("app-master", "app-slave")]
-    assert all(os.path.isdir(path) for path in groups), groups
     cluster_command(root, "down")
     assert processes_under(root) == []
-    assert not any(os.path.exists(path) for path in groups), groups
     for address, port in ((WEB_1, HTTPS), (WEB_2, HTTPS), (APP_MASTER, HAPROXY), (APP_MASTER, 5432)):
         assert not port_open(address, port), f"{address}:{port} still open"
     stopped = cluster(root, "status", check=False)

@@ -240,22 +240,6 @@ def affinities(root):
     return found
 
 
-def quotas(root):
-    """{server name: {CPUs' worth of time of each process's cpu group (None: no quota)}}."""
-    from surge.cluster import cpuquota, cpus
-
-    found = {}
-    for name in running.SERVER_NAMES:
-        found[name] = set()
-        for pid in cpus.server_pids(root, name):
-            try:
-                path = cpuquota.of(pid)
-            except FileNotFoundError:  # a process that ended meanwhile
-                continue
-            found[name].add(cpuquota.cores(path) if path else None)
-    return found
-
-
 def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(site):
     from surge.cluster import cpus
 
@@ -268,23 +252,15 @@ def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(
         output = run([repo_path("bin", "cluster"), "confine", "--root", site]).stdout
         assert f"app-master: CPUs {cpus.shown(layout['app-master'])}" in output, output
         assert affinities(site) == {name: {frozenset(chosen)} for name, chosen in layout.items()}
-        # The app servers share the app CPUs in equal parts, as two machines of one size; the web servers
-        # (with the load generator on their CPUs) have no quota.
-        parts = len(cpus.halves()[cpus.APP]) / 2
-        assert quotas(site) == {"app-master": {parts}, "app-slave": {parts}, "web-1": {None}, "web-2": {None}}
-        assert f"app-slave: CPUs {cpus.shown(layout['app-slave'])}" in output and f"at most {parts:g} CPU" in output
         # A program that supervisord starts again stays on its server's CPUs.
         web_2 = os.path.join(site, "web-2")
         supervisorctl(web_2, "restart", "nginx")
         assert affinities(site)["web-2"] == {frozenset(layout["web-2"])}
-        supervisorctl(os.path.join(site, "app-slave"), "restart", "munin-node")
-        assert quotas(site)["app-slave"] == {parts}
         # Confining moves processes; it leaves the pools' nice levels as they were.
         assert {pid: nice_levels(pid) for pid in nice_before} == nice_before
     finally:
         run([repo_path("bin", "cluster"), "share", "--root", site])
     assert affinities(site) == {name: {every} for name in running.SERVER_NAMES}
-    assert all(found <= {None} for found in quotas(site).values()), quotas(site)
 
 
 def test_confine_and_share_name_no_server(site):

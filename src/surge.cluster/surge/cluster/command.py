@@ -28,9 +28,8 @@ def parse_args(argv):
                              "down: stop everything up started; kill: SIGKILL every process of the servers "
                              "named at once, as a power cut; freeze, thaw: stop and resume every process of "
                              "the servers named, as a machine that stalls; confine: the web servers on the first "
-                             "half of the CPUs and the app servers on the second, each app server at most an equal "
-                             "part of their time, as separate machines (the load generator belongs with the web "
-                             "servers: taskset); share: every server on every CPU "
+                             "half of the CPUs and the app servers on the second, as separate machines (the load "
+                             "generator belongs with the web servers: taskset); share: every server on every CPU "
                              "again")
     parser.add_argument("servers", nargs="*", metavar="SERVER",
                         help=f"some of {', '.join(s.name for s in SERVERS)} (default: all)")
@@ -75,10 +74,8 @@ def run(repository, eggs_directory, args):
         placed = cpus.confine(root) if args.command == "confine" else cpus.share(root)
         if not any(threads for _, threads in placed.values()):
             raise SystemExit(f"cluster: no server of {root} is running")
-        quotas = cpus.quotas() if args.command == "confine" else {}
         for name, (chosen, threads) in placed.items():
-            quota = f", at most {quotas[name]:g} CPU's time" if name in quotas else ""
-            print(f"cluster: {name}: CPUs {cpus.shown(chosen)} ({threads} threads){quota}", flush=True)
+            print(f"cluster: {name}: CPUs {cpus.shown(chosen)} ({threads} threads)", flush=True)
         return 0
     running.down(root)
     return 0

@@ -11,15 +11,12 @@ It is CPU affinity (``sched_setaffinity``, what ``taskset`` sets) on every
 thread of every process in the server's control group (surge.cluster.cgroups),
 not a cgroup cpuset: the cgroup v2 hierarchy of a hybrid machine has no cpuset
 controller. Processes and threads started later inherit their parent's, so a
-program supervisord restarts stays where its server is. The app servers
-share the app CPUs in equal parts, each capped at its part by a CPU quota
-(surge.cluster.cpuquota), as machines of equal size would; the web servers
-have no quota, as the load generator shares their CPUs.
+program supervisord restarts stays where its server is.
 """
 
 import os
 
-from surge.cluster import cgroups, cpuquota
+from surge.cluster import cgroups
 from surge.cluster.topology import SERVERS
 
 WEB, APP = "web", "app"
@@ -47,12 +44,6 @@ def layout(cpus=None):
     """{server name: set of CPUs} when confined."""
     split = halves(cpus)
     return {server.name: split[WEB if server.web else APP] for server in SERVERS}
-
-
-def quotas(cpus=None):
-    """{app server name: CPUs' worth of time} when confined: the app CPUs in equal parts."""
-    app = [server.name for server in SERVERS if not server.web]
-    return {name: len(halves(cpus)[APP]) / len(app) for name in app}
 
 
 def threads(pids):
@@ -90,19 +81,13 @@ def server_pids(root, name):
 
 
 def confine(root, cpus=None):
-    """Every server's threads on its own CPUs (layout()), the app servers' capped at their part (quotas());
-    {server name: (CPUs, threads placed)}."""
-    placed = {name: (chosen, place(server_pids(root, name), chosen)) for name, chosen in layout(cpus).items()}
-    for name, cores in quotas(cpus).items():
-        cpuquota.limit(root, name, cores, server_pids(root, name))
-    return placed
+    """Every server's threads on its own CPUs (layout()); {server name: (CPUs, threads placed)}."""
+    return {name: (chosen, place(server_pids(root, name), chosen)) for name, chosen in layout(cpus).items()}
 
 
 def share(root):
-    """Every server's threads on every CPU this process may use, no quota; {server name: (CPUs, threads placed)}."""
+    """Every server's threads on every CPU this process may use; {server name: (CPUs, threads placed)}."""
     every = frozenset(available())
-    for name in quotas():
-        cpuquota.lift(root, name)
     return {server.name: (every, place(server_pids(root, server.name), every)) for server in SERVERS}
 
 

@@ -27,7 +27,7 @@ import time
 
 from surge.buildout.across import load
 from surge.buildout.progress import sayer
-from surge.cluster import cgroups, cpuquota
+from surge.cluster import cgroups
 from surge.cluster.overlay import OVERLAY
 from surge.cluster.topology import (
     ADDRESS,
@@ -303,7 +303,6 @@ def down(root, names=START_ORDER):
         if not gone(root, name):
             wait_for(lambda n=name: gone(root, n), f"every process of {name} to stop", deadline=180)
             say(f"{name}: stopped")
-        cpuquota.remove(root, name)
         cgroups.remove(cgroups.group(root, name))
 
 

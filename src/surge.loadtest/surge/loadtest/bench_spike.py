@@ -22,9 +22,8 @@ side):
 confined                      the servers as separate machines would run
                               them (surge.cluster.cpus: the web servers, Locust
                               and the probe on the first half of the CPUs, the
-                              app servers on the second, each at most half of
-                              their time), the instances at their pools' nice
-                              levels as built;
+                              app servers on the second), the instances at
+                              their pools' nice levels as built;
 confined, without priorities  the same with every instance at nice 0;
 shared                        every process on every CPU, the nice levels as
                               built: what this one machine adds.
@@ -96,10 +95,7 @@ class SpikeBench:
         """The cluster's servers confined to their CPUs or on every CPU; the load's CPUs (None: every one)."""
         root = self.bench.cluster.root
         placed = cpus.confine(root) if confined else cpus.share(root)
-        quotas = cpus.quotas() if confined else {}
-        say("  " + "; ".join(f"{name} on CPUs {cpus.shown(chosen)}"
-                             + (f" (at most {quotas[name]:g} CPU's time)" if name in quotas else "")
-                             for name, (chosen, _) in placed.items()))
+        say("  " + "; ".join(f"{name} on CPUs {cpus.shown(chosen)}" for name, (chosen, _) in placed.items()))
         return cpus.halves()[cpus.WEB] if confined else None
 
     def one(self, shape, overrides, side):
