@@ -46,6 +46,7 @@ ADDRESS = {server.name: server.address for server in SERVERS}
 SPARE_ADDRESS = "127.0.1.23"
 SPARE_WEB_ADDRESS = "127.0.1.13"
 WEB_SERVERS = tuple(server for server in SERVERS if server.web)
+APP_SERVERS = tuple(server for server in SERVERS if not server.web)
 # The site's public name: web-1's address, as production has one name for both web servers.
 PUBLIC_ADDRESS = ADDRESS["web-1"]
 # The path prefix nginx gives every request for Zope's virtual host monster.

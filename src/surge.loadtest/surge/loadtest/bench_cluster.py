@@ -6,11 +6,11 @@ import os
 import re
 import ssl
 import subprocess
-import time
 import urllib.parse
 
+from surge.buildout.ops import backup
 from surge.cluster import running, topology
-from surge.cluster.topology import SERVERS
+from surge.cluster.topology import APP_SERVERS, SERVERS
 from surge.loadtest import content
 
 STATIC_NAME = "bench-page.html"
@@ -48,15 +48,10 @@ class Cluster:
     def backups_waiting(self):
         """Whether every app server's bin/backup has made the backup it makes when it starts and waits for
         the next one (the last line of its log)."""
-        for server in SERVERS:
-            if server.web:
-                continue
-            try:
-                with open(os.path.join(self.root, server.name, "var", "log", "backup.log")) as stream:
-                    lines = [line for line in stream if line.strip()]
-            except FileNotFoundError:
-                return False
-            if not lines or "backup: next in" not in lines[-1]:
+        for server in APP_SERVERS:
+            with open(os.path.join(self.root, server.name, "var", "log", "backup.log")) as stream:
+                lines = [line for line in stream if line.strip()]
+            if not lines or backup.WAITING not in lines[-1]:
                 return False
         return True
 
@@ -64,12 +59,10 @@ class Cluster:
         """The app servers' first backups (pg_dump, seconds of CPU each) land in the first run's lull
         unless the bench waits for them."""
         print("bench: waiting for the app servers' first backups", flush=True)
-        limit = time.monotonic() + deadline
-        while not self.backups_waiting():
-            if time.monotonic() > limit:
-                print(f"bench: the backups were not done after {deadline} s; measuring anyway", flush=True)
-                return
-            time.sleep(1)
+        try:
+            running.wait_for(self.backups_waiting, "the app servers' first backups", deadline=deadline)
+        except running.ClusterError as error:
+            print(f"bench: {error}; measuring anyway", flush=True)
 
     def restore(self):
         """Stop the cluster if start() started it."""
@@ -135,9 +128,7 @@ class Cluster:
     def instance_pids(self):
         """[pid] of every running Zope instance of the app servers (their supervisord's status)."""
         pids = []
-        for server in SERVERS:
-            if server.web:
-                continue
+        for server in APP_SERVERS:
             directory = os.path.join(self.root, server.name)
             status = subprocess.run([os.path.join(directory, "bin", "supervisorctl"), "status"],
                                     capture_output=True, text=True, check=False).stdout

@@ -31,6 +31,9 @@ import time
 
 from surge.buildout.progress import sayer
 
+# The log line bin/backup --every ends a round with; what waits for a round to be done looks for it.
+WAITING = "backup: next in"
+
 
 def as_postgres(user, argv):
     if pwd.getpwuid(os.geteuid()).pw_name == user or os.geteuid() != 0:
@@ -88,7 +91,7 @@ def backup_main(*, bin_dir, user, socket_dir, port, backups, databases, keep, ar
             continue
         if not args.every:
             return 0
-        say(f"backup: next in {args.every:g} h")
+        say(f"{WAITING} {args.every:g} h")
         time.sleep(args.every * 3600)
 
 
