@@ -344,16 +344,9 @@ def test_a_rolling_restart_stops_at_an_instance_that_cannot_start(site):
 
 
 def test_down_stops_everything_and_leaves_no_process(site):
-    from surge.cluster import appgroup
-
     root, _ = site
-    # Confined, the app servers' processes have a cpu control group; down removes it with the servers.
-    cluster_command(root, "confine")
-    tier = appgroup.path(root)
-    assert tier is None or os.path.isdir(tier)
     cluster_command(root, "down")
     assert processes_under(root) == []
-    assert tier is None or not os.path.exists(tier)
     for address, port in ((WEB_1, HTTPS), (WEB_2, HTTPS), (APP_MASTER, HAPROXY), (APP_MASTER, 5432)):
         assert not port_open(address, port), f"{address}:{port} still open"
     stopped = cluster(root, "status", check=False)

@@ -240,23 +240,8 @@ def affinities(root):
     return found
 
 
-def scheduling_groups(root):
-    """{server name: {cpu control group of each of its processes}} (v1 cpu hierarchy)."""
-    from surge.cluster import appgroup, cpus
-
-    found = {}
-    for name in running.SERVER_NAMES:
-        found[name] = set()
-        for pid in cpus.server_pids(root, name):
-            try:
-                found[name].add(appgroup.of(pid))
-            except FileNotFoundError:  # a process that ended meanwhile
-                continue
-    return found
-
-
 def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(site):
-    from surge.cluster import appgroup, cpus
+    from surge.cluster import cpus
 
     layout = cpus.layout()
     every = frozenset(cpus.available())
@@ -267,26 +252,15 @@ def test_confine_puts_each_server_on_its_own_cpus_and_share_gives_them_all_back(
         output = run([repo_path("bin", "cluster"), "confine", "--root", site]).stdout
         assert f"app-master: CPUs {cpus.shown(layout['app-master'])}" in output, output
         assert affinities(site) == {name: {frozenset(chosen)} for name, chosen in layout.items()}
-        # The app servers' processes are one scheduling group, so that nice levels order them across both.
-        if appgroup.v1_mount():
-            tier = "/" + os.path.relpath(appgroup.path(site), appgroup.v1_mount())
-            assert scheduling_groups(site) == {"app-master": {tier}, "app-slave": {tier}, "web-1": {"/"},
-                                               "web-2": {"/"}}
         # A program that supervisord starts again stays on its server's CPUs.
         web_2 = os.path.join(site, "web-2")
         supervisorctl(web_2, "restart", "nginx")
         assert affinities(site)["web-2"] == {frozenset(layout["web-2"])}
-        if appgroup.v1_mount():
-            supervisorctl(os.path.join(site, "app-slave"), "restart", "munin-node")
-            assert scheduling_groups(site)["app-slave"] == {tier}
         # Confining moves processes; it leaves the pools' nice levels as they were.
         assert {pid: nice_levels(pid) for pid in nice_before} == nice_before
     finally:
         run([repo_path("bin", "cluster"), "share", "--root", site])
     assert affinities(site) == {name: {every} for name in running.SERVER_NAMES}
-    if appgroup.v1_mount():
-        assert scheduling_groups(site) == {name: {"/"} for name in running.SERVER_NAMES}
-        assert not os.path.exists(appgroup.path(site))
 
 
 def test_confine_and_share_name_no_server(site):

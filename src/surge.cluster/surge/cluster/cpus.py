@@ -11,14 +11,12 @@ It is CPU affinity (``sched_setaffinity``, what ``taskset`` sets) on every
 thread of every process in the server's control group (surge.cluster.cgroups),
 not a cgroup cpuset: the cgroup v2 hierarchy of a hybrid machine has no cpuset
 controller. Processes and threads started later inherit their parent's, so a
-program supervisord restarts stays where its server is. The app servers'
-processes are also one scheduling group (surge.cluster.appgroup), so that
-their nice levels order them across both servers on the app CPUs.
+program supervisord restarts stays where its server is.
 """
 
 import os
 
-from surge.cluster import appgroup, cgroups
+from surge.cluster import cgroups
 from surge.cluster.topology import SERVERS
 
 WEB, APP = "web", "app"
@@ -83,18 +81,13 @@ def server_pids(root, name):
 
 
 def confine(root, cpus=None):
-    """Every server's threads on its own CPUs (layout()), the app servers' processes one scheduling group;
-    {server name: (CPUs, threads placed)}."""
-    placed = {name: (chosen, place(server_pids(root, name), chosen)) for name, chosen in layout(cpus).items()}
-    appgroup.join(root, [pid for server in SERVERS if not server.web for pid in server_pids(root, server.name)])
-    return placed
+    """Every server's threads on its own CPUs (layout()); {server name: (CPUs, threads placed)}."""
+    return {name: (chosen, place(server_pids(root, name), chosen)) for name, chosen in layout(cpus).items()}
 
 
 def share(root):
-    """Every server's threads on every CPU this process may use, each server's scheduling group its own
-    again; {server name: (CPUs, threads placed)}."""
+    """Every server's threads on every CPU this process may use; {server name: (CPUs, threads placed)}."""
     every = frozenset(available())
-    appgroup.leave(root)
     return {server.name: (every, place(server_pids(root, server.name), every)) for server in SERVERS}
 
 

@@ -27,7 +27,7 @@ import time
 
 from surge.buildout.across import load
 from surge.buildout.progress import sayer
-from surge.cluster import appgroup, cgroups
+from surge.cluster import cgroups
 from surge.cluster.overlay import OVERLAY
 from surge.cluster.topology import (
     ADDRESS,
@@ -304,7 +304,6 @@ def down(root, names=START_ORDER):
             wait_for(lambda n=name: gone(root, n), f"every process of {name} to stop", deadline=180)
             say(f"{name}: stopped")
         cgroups.remove(cgroups.group(root, name))
-    appgroup.remove(root)
 
 
 def kill(root, name):
