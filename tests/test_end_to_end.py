@@ -112,6 +112,20 @@ def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
     assert min(levels["shared"]) > max(levels["member"] | levels["author"]), levels
 
 
+def test_the_background_jobs_yield_the_cpu_to_every_pool(site):
+    """Backups, the logs report and Munin's graphs run below the shared pool's nice level, as do the
+    processes they start (pg_dump, munin-cron), which inherit it."""
+    shared = max(level for pid in instance_pids(site).values() for level in nice_levels(pid))
+    jobs = {}
+    for server, program in (("app-master", "backup"), ("app-slave", "backup"), ("app-master", "logs-report"),
+                            ("app-master", "munin-update")):
+        status = supervisorctl(os.path.join(site, server), "status", program)
+        match = re.search(r"RUNNING\s+pid (\d+)", status)
+        assert match, status
+        jobs[f"{server} {program}"] = nice_levels(int(match.group(1)))
+    assert all(min(levels) > shared for levels in jobs.values()), (shared, jobs)
+
+
 def backend_load(pool):
     """(requests in service or queued, requests queued) of HAProxy's backend POOL on app-master."""
     row = haproxy_stats()[(pool, "BACKEND")]

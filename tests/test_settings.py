@@ -213,6 +213,9 @@ CONTRADICTIONS = [
      "work would get the cores before author work"),
     ({"instance-settings": {**NICE, "member-nice": "12"}},
      "[instance-settings] member-nice = 12 is above buildout.cfg: [instance-settings] shared-nice = 10"),
+    ({"instance-settings": NICE, "supervisor-settings": {"background-nice": "5"}},
+     "[instance-settings] shared-nice = 10 is above buildout.cfg: [supervisor-settings] background-nice = 5: "
+     "background work would get the cores before shared work"),
     ({"instance-settings": {"memory-limit": "200"}, "relstorage-settings": {"cache-local-mb": "256"}},
      "[instance-settings] memory-limit = 200 (MB) is not above buildout.cfg: [relstorage-settings] "
      "cache-local-mb = 256 (MB)"),
@@ -242,7 +245,8 @@ def test_settings_that_agree_build(case):
                                       "spare-threads": "3", "drain-seconds": "45"},
                 "relstorage-settings": {"cache-local-mb": "128"}, "patroni-settings": {"max-connections": "320"},
                 "varnish-settings": {"grace-healthy": "10s", "grace-sick": "6h", "first-byte-timeout": "75s"},
-                "nginx-settings": {"upstream-read-timeout": "90s"}, "haproxy-settings": {"server-timeout": "40s"}})
+                "nginx-settings": {"upstream-read-timeout": "90s"}, "haproxy-settings": {"server-timeout": "40s"},
+                "supervisor-settings": {"background-nice": "10"}})
 
 
 @pytest.mark.parametrize("overrides, says", [

@@ -25,16 +25,19 @@ def value(buildout, section, key):
     return buildout[section][key].strip()
 
 
+# Who gets the cores first: (work, section, key of its nice level).
+PRIORITIES = (("author", "instance-settings", "author-nice"), ("member", "instance-settings", "member-nice"),
+              ("shared", "instance-settings", "shared-nice"), ("background", "supervisor-settings", "background-nice"))
+
+
 def pool_priorities(buildout):
-    """Authors first, then members, then anonymous work: nice levels that do not go down that way."""
-    if not has(buildout, *(f"instance-settings:{pool}-nice" for pool in ("author", "member", "shared"))):
-        return []
-    levels = [(pool, int(value(buildout, "instance-settings", f"{pool}-nice")))
-              for pool in ("author", "member", "shared")]
-    return [f"{where(buildout, 'instance-settings', f'{low}-nice')} = {low_level} is above "
-            f"{where(buildout, 'instance-settings', f'{high}-nice')} = {high_level}: {high} work would get the "
-            f"cores before {low} work (a lower nice level runs first)"
-            for (low, low_level), (high, high_level) in zip(levels, levels[1:]) if low_level > high_level]
+    """Authors first, then members, then anonymous work, then the background jobs: nice levels that do not
+    go down that way (of the ones this server has)."""
+    levels = [(work, section, key, int(value(buildout, section, key)))
+              for work, section, key in PRIORITIES if has(buildout, f"{section}:{key}")]
+    return [f"{where(buildout, low[1], low[2])} = {low[3]} is above {where(buildout, high[1], high[2])} = "
+            f"{high[3]}: {high[0]} work would get the cores before {low[0]} work (a lower nice level runs first)"
+            for low, high in zip(levels, levels[1:]) if low[3] > high[3]]
 
 
 def memory_limit_above_cache(buildout):

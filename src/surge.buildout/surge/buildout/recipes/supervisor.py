@@ -38,6 +38,7 @@ SETTINGS = Schema("supervisor-settings", {
     "minfds": Setting(Integer(1024, 1048576)),
     "startsecs": Setting(Integer(0, 3600, unit="seconds")),
     "stopwaitsecs": Setting(Integer(1, 3600, unit="seconds")),
+    "background-nice": Setting(Integer(0, 19, unit="nice level")),
 })
 # Program keys that default to a [supervisor-settings] key.
 FROM_SETTINGS = {"startsecs": "startsecs", "stopwaitsecs": "stopwaitsecs",
