@@ -3,13 +3,16 @@ their own top-level files (here the cluster's overlays), naming both files,
 and changes nothing when they disagree: from every side (an app server and a
 web server about the log server, each app server about the other's instances,
 history mode and session store, a web server about the site's id), and a
-server-files entry for no server."""
+server-files entry for no server; and the record a build keeps of the other
+servers' files holds only while they are unchanged."""
 
+import json
 import os
+import stat
 
 import pytest
 
-from conftest import bad_setting_fails_and_keeps_live_files
+from conftest import bad_setting_fails_and_keeps_live_files, run
 from running import ADDRESS
 
 CASES = [
@@ -76,3 +79,32 @@ def test_a_build_that_disagrees_with_another_servers_file_fails_naming_both(clus
     root, _ = cluster
     output = bad_setting_fails_and_keeps_live_files(os.path.join(root, server), setting, says[0])
     assert all(said in output for said in says[1:])
+
+
+def test_what_a_build_remembers_of_another_servers_files_holds_until_one_of_them_changes(cluster):
+    """A build keeps what its checks read of the other servers' files (parts/checks/across.json, root's alone)
+    and uses it while every file zc.buildout read for them is unchanged: a change to the other server's
+    top-level file, or to a file only that server extends, is still refused."""
+    root, _ = cluster
+    master, slave = (os.path.join(root, name) for name in ("app-master", "app-slave"))
+    run([os.path.join(master, "bin", "buildout"), "-N", "-c", "cluster.cfg"], cwd=master)
+    memory = os.path.join(master, "parts", "checks", "across.json")
+    assert stat.S_IMODE(os.stat(memory).st_mode) == 0o600
+    with open(memory) as stream:
+        record = json.load(stream)["records"][os.path.join(slave, "cluster.cfg")]
+    assert record["values"]["instance-settings"]["threads"] == "2", record["values"]
+    assert os.path.join(slave, "buildout.d", "prod-instance.cfg") in record["files"], record["files"]
+    says = "here, but ../app-slave/cluster.cfg (app server app-slave) builds instance-settings threads = '3'"
+    changes = ((os.path.join(slave, "cluster.cfg"), "[hosts]\n", "[instance-settings]\nthreads = 3\n\n[hosts]\n"),
+               (os.path.join(slave, "buildout.d", "prod-instance.cfg"), "\nthreads = 2\n", "\nthreads = 3\n"))
+    for path, old, new in changes:
+        with open(path) as stream:
+            original = stream.read()
+        assert original.count(old) == 1, (path, old)
+        try:
+            with open(path, "w") as stream:
+                stream.write(original.replace(old, new))
+            bad_setting_fails_and_keeps_live_files(master, "settings:mode=production", says)
+        finally:
+            with open(path, "w") as stream:
+                stream.write(original)

@@ -14,7 +14,8 @@ server's own top-level file builds: prod-KEY.cfg for the [hosts] key KEY, or
 the file [topology] server-files names for it (KEY=FILE, relative to this
 build's directory; a KEY that is no server is refused). Each is loaded with
 zc.buildout itself, so extends, ``+=`` and substitutions are what that
-server's build sees.
+server's build sees; what the checks read of it is remembered between builds
+while its files are unchanged (MEMORY, a surge.buildout.remembered.Memory).
 
 Every mismatch names both files.
 """
@@ -68,7 +69,8 @@ def load(path, options=()):
         buildout_logger.propagate = saved[3]
 
 
-def problems(buildout):
+def problems(buildout, memory):
+    """Every disagreement with the other servers' files, read through MEMORY."""
     if buildout["settings"].get("mode") != "production":
         return []
     files = server_files(buildout)
@@ -87,7 +89,7 @@ def problems(buildout):
                              f"{where(buildout, 'topology', 'server-files')} (KEY=FILE)")
                 loaded[path] = None
             else:
-                loaded[path] = load(path)
+                loaded[path] = memory.config(path, load)
         return loaded[path], os.path.relpath(path, buildout["buildout"]["directory"])
 
     if "haproxy-config" in parts:

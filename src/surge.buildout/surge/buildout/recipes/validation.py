@@ -48,7 +48,7 @@ import pwd
 import re
 import socket
 
-from surge.buildout import across, contradictions, identities
+from surge.buildout import across, contradictions, identities, remembered
 from surge.buildout.errors import fail, raw, where
 from surge.buildout.network import address_of, is_wildcard, valid_host
 from surge.buildout.schemas import SCHEMAS, is_settings_section
@@ -67,8 +67,11 @@ class Checks:
         fail(problems)
         fail(contradictions.problems(buildout) + identities.problems(buildout, referenced(buildout, "users")))
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
-        fail(across.problems(buildout))
+        # Root's own folder (the part's): not var/, where the daemons' users write.
+        memory = remembered.Memory(os.path.join(buildout["buildout"]["parts-directory"], name, "across.json"))
+        fail(across.problems(buildout, memory))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout) + stray_keys(buildout))
+        memory.save()  # once every check passed: a refused build writes nothing
 
     def install(self):
         return ()

@@ -1,0 +1,173 @@
+"""The other servers' configurations as surge.buildout.across reads them, remembered between builds.
+
+Loading another server's top-level file with zc.buildout (every file it
+extends merged and deep-copied at each step) was a third of a production
+build's no-op. So a build keeps, in ``parts/checks/across.json`` (mode
+0600, in root's folder), each value the checks read of each other server's
+file, with the SHA-256 of every file zc.buildout opened to build that
+configuration: the top-level file, each file it extends, the user's
+defaults. A later build loads nothing while every one of those files is
+unchanged and the checks read only values it keeps; a file changed, gone
+or new (a user's defaults that appeared) makes the next value read load the
+file again and start its record afresh, and so does a value not kept yet (a
+check added). A file extended from a URL is never remembered: its content
+can change without its address. The record is written only by a build whose
+checks passed, and holds no secret: the checks read addresses, ports,
+counts and names (of secrets too, never their values).
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import sys
+
+import zc.buildout.buildout
+
+# What else decides what zc.buildout builds of the same files.
+FORMAT = {"format": 1, "zc.buildout": importlib.metadata.version("zc.buildout"), "python": sys.executable}
+GONE = None
+
+
+def digest(path):
+    """SHA-256 of the file at PATH, or GONE."""
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.sha256(stream.read()).hexdigest()
+    except FileNotFoundError:
+        return GONE
+
+
+def unchanged(files):
+    """Whether every file of FILES ({path: digest}) is as it was, the user's defaults where they were."""
+    return (files is not None and zc.buildout.buildout._get_user_config() in files
+            and all(digest(path) == known for path, known in files.items()))
+
+
+def load_and_list(path, load):
+    """(LOAD(PATH), {file: digest} of every file zc.buildout opened for it, or None if one is a URL)."""
+    opened, original = [], zc.buildout.buildout._open
+
+    def recording(base, filename, *args):
+        isurl = zc.buildout.buildout._isurl
+        opened.append(None if isurl(filename) or isurl(base) else os.path.join(base, filename))
+        return original(base, filename, *args)
+
+    zc.buildout.buildout._open = recording  # _open calls itself by this name for each file it extends
+    try:
+        config = load(path)
+    finally:
+        zc.buildout.buildout._open = original
+    if None in opened:
+        return config, None
+    files = {name: digest(name) for name in opened}
+    files.setdefault(zc.buildout.buildout._get_user_config(), GONE)
+    return config, files
+
+
+class Memory:
+    """What one build remembers of the other servers' files, read from FILE (nothing if unreadable or from
+    another zc.buildout or Python)."""
+
+    def __init__(self, file):
+        self.file = file
+        try:
+            with open(file) as stream:
+                self.text = stream.read()
+            kept = json.loads(self.text)
+        except (OSError, ValueError):
+            self.text, kept = "", {}
+        self.records = kept.get("records", {}) if kept.get("about") == FORMAT else {}
+
+    def config(self, path, load):
+        """The configuration of the top-level file PATH, loaded with LOAD only if a value is not known."""
+        return Remembered(self, path, load)
+
+    def save(self):
+        """The record written to FILE, if there is one and it changed."""
+        text = json.dumps({"about": FORMAT, "records": self.records}, sort_keys=True)
+        if not self.records or text == self.text:
+            return
+        os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
+        temporary = f"{self.file}.{os.getpid()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, self.file)
+
+
+class Remembered:
+    """Another server's configuration: config[SECTION][KEY], .get(KEY, default), ._raw.get(SECTION) (its
+    keys), from the record while its files are unchanged; anything else from the loaded file."""
+
+    def __init__(self, memory, path, load):
+        self.memory, self.path, self.load, self.loaded = memory, path, load, None
+        record = memory.records.get(path)
+        if record is None or not unchanged(record["files"]):
+            self.start_record()
+
+    def start_record(self, files=None):
+        self.memory.records[self.path] = {"files": files, "values": {}, "keys": {}}
+
+    @property
+    def record(self):
+        return self.memory.records[self.path]
+
+    def real(self):
+        if self.loaded is None:
+            self.loaded, files = load_and_list(self.path, self.load)
+            if files != self.record["files"]:
+                self.start_record(files)
+        return self.loaded
+
+    def known(self, kind, section, key, read):
+        """The record's KIND entry for SECTION and KEY, read from the loaded file (READ(config)) if missing."""
+        entries = self.record[kind].setdefault(section, {})
+        if key not in entries:
+            found = read(self.real())
+            self.record[kind].setdefault(section, {})[key] = found  # real() may have started a new record
+            return found
+        return entries[key]
+
+    def __getitem__(self, section):
+        return RememberedSection(self, section)
+
+    @property
+    def _raw(self):
+        return RememberedRaw(self)
+
+    def __getattr__(self, name):
+        return getattr(self.real(), name)
+
+
+class RememberedSection:
+    def __init__(self, remembered, section):
+        self.remembered, self.section = remembered, section
+
+    def get(self, key, default=None):
+        value = self.remembered.known("values", self.section, key, lambda config: config[self.section].get(key))
+        return default if value is None else value
+
+    def __getitem__(self, key):
+        value = self.get(key)
+        if value is None:
+            return self.remembered.real()[self.section][key]  # zc.buildout's own error
+        return value
+
+
+class RememberedRaw:
+    """A configuration's unsubstituted sections as the checks ask them: which keys a section sets."""
+
+    def __init__(self, remembered):
+        self.remembered = remembered
+
+    def get(self, section, default=None):
+        keys = self.remembered.known("keys", "", section,
+                                     lambda config: sorted(config._raw[section]) if section in config._raw else None)
+        return default if keys is None else dict.fromkeys(keys, "")
+
+    def __getitem__(self, section):
+        return self.remembered.real()._raw[section]
+
+    def __contains__(self, section):
+        return self.get(section) is not None

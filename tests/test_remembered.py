@@ -1,0 +1,64 @@
+"""What a build remembers of another server's configuration (surge.buildout.remembered): values read once and
+kept while every file zc.buildout opened for them is unchanged, including a file the top-level file extends;
+a value not kept yet, or any of those files changed, loads the file again."""
+
+import os
+import stat
+
+from surge.buildout import remembered
+from surge.buildout.across import load
+
+
+def write(path, text):
+    with open(path, "w") as stream:
+        stream.write(text)
+
+
+def counting_load(calls):
+    def counted(path):
+        calls.append(path)
+        return load(path)
+    return counted
+
+
+def test_a_value_is_loaded_once_and_kept_until_a_file_it_came_from_changes(tmp_path):
+    base, other, memory_file = tmp_path / "base.cfg", tmp_path / "other.cfg", str(tmp_path / "checks" / "across.json")
+    write(base, "[buildout]\nparts =\n\n[ports]\nhaproxy = 8200\n")
+    write(other, "[buildout]\nextends = base.cfg\n\n[hosts]\nserver = 127.0.1.21\n[listen]\nhaproxy = ${hosts:server}:"
+                 "${ports:haproxy}\n")
+    calls = []
+
+    def read(memory):
+        config = memory.config(str(other), counting_load(calls))
+        return (config["listen"]["haproxy"], config["ports"].get("memcached", "none"),
+                sorted(config._raw.get("listen", {})), config._raw.get("nothing", "no section"))
+
+    memory = remembered.Memory(memory_file)
+    assert read(memory) == ("127.0.1.21:8200", "none", ["haproxy"], "no section")
+    assert len(calls) == 1
+    memory.save()
+    assert stat.S_IMODE(os.stat(memory_file).st_mode) == 0o600
+
+    # Unchanged files: every value read before comes from the record, the file is not loaded.
+    assert read(remembered.Memory(memory_file)) == ("127.0.1.21:8200", "none", ["haproxy"], "no section")
+    assert len(calls) == 1
+    # A value the record does not hold loads the file once.
+    memory = remembered.Memory(memory_file)
+    assert memory.config(str(other), counting_load(calls))["hosts"]["server"] == "127.0.1.21"
+    assert len(calls) == 2
+    memory.save()
+
+    # A change in the file the top-level file extends is seen.
+    write(base, "[buildout]\nparts =\n\n[ports]\nhaproxy = 8250\nmemcached = 11211\n")
+    memory = remembered.Memory(memory_file)
+    assert read(memory) == ("127.0.1.21:8250", "11211", ["haproxy"], "no section")
+    assert len(calls) == 3
+    memory.save()
+    assert read(remembered.Memory(memory_file)) == ("127.0.1.21:8250", "11211", ["haproxy"], "no section")
+    assert len(calls) == 3
+
+
+def test_nothing_is_written_without_a_record_or_a_change(tmp_path):
+    memory_file = str(tmp_path / "checks" / "across.json")
+    remembered.Memory(memory_file).save()
+    assert not os.path.exists(memory_file)
