@@ -82,13 +82,13 @@ def test_a_build_that_disagrees_with_another_servers_file_fails_naming_both(clus
 
 
 def test_what_a_build_remembers_of_another_servers_files_holds_until_one_of_them_changes(cluster):
-    """A build keeps what its checks read of the other servers' files (parts/checks/across.json, root's alone)
+    """A build keeps what its checks read of the other servers' files (var/checks/across.json, root's alone)
     and uses it while every file zc.buildout read for them is unchanged: a change to the other server's
     top-level file, or to a file only that server extends, is still refused."""
     root, _ = cluster
     master, slave = (os.path.join(root, name) for name in ("app-master", "app-slave"))
     run([os.path.join(master, "bin", "buildout"), "-N", "-c", "cluster.cfg"], cwd=master)
-    memory = os.path.join(master, "parts", "checks", "across.json")
+    memory = os.path.join(master, "var", "checks", "across.json")
     assert stat.S_IMODE(os.stat(memory).st_mode) == 0o600
     with open(memory) as stream:
         record = json.load(stream)["records"][os.path.join(slave, "cluster.cfg")]

@@ -2,8 +2,8 @@
 
 Loading another server's top-level file with zc.buildout (every file it
 extends merged and deep-copied at each step) was a third of a production
-build's no-op. So a build keeps, in ``parts/checks/across.json`` (mode
-0600, in root's folder), each value the checks read of each other server's
+build's no-op. So a build keeps, in ``var/checks/across.json`` (mode
+0600, in a folder of root's), each value the checks read of each other server's
 file, with the SHA-256 of every file zc.buildout opened to build that
 configuration: the top-level file, each file it extends, the user's
 defaults. A later build loads nothing while every one of those files is

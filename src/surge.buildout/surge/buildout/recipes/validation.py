@@ -67,8 +67,8 @@ class Checks:
         fail(problems)
         fail(contradictions.problems(buildout) + identities.problems(buildout, referenced(buildout, "users")))
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
-        # Root's own folder (the part's): not var/, where the daemons' users write.
-        memory = remembered.Memory(os.path.join(buildout["buildout"]["parts-directory"], name, "across.json"))
+        # A folder of root's, beside the daemons' own in var/ (a cache, not a built file: parts/ holds those).
+        memory = remembered.Memory(os.path.join(buildout["buildout"]["directory"], "var", name, "across.json"))
         fail(across.problems(buildout, memory))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout) + stray_keys(buildout))
         memory.save()  # once every check passed: a refused build writes nothing
