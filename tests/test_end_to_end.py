@@ -113,8 +113,8 @@ def test_the_shared_pools_instances_yield_the_cpu_to_the_ring_fenced_ones(site):
 
 
 def test_the_background_jobs_yield_the_cpu_to_every_pool(site):
-    """Backups, the logs report and Munin's graphs run below the shared pool's nice level, as do the
-    processes they start (pg_dump, munin-cron), which inherit it."""
+    """Backups, the logs report and Munin's graphs run below the shared pool's nice level (and so does what
+    they start: pg_dump, munin-cron inherit it)."""
     shared = max(level for pid in instance_pids(site).values() for level in nice_levels(pid))
     jobs = {}
     for server, program in (("app-master", "backup"), ("app-slave", "backup"), ("app-master", "logs-report"),

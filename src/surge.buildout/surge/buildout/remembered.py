@@ -16,7 +16,6 @@ checks passed, and holds no secret: the checks read addresses, ports,
 counts and names (of secrets too, never their values).
 """
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -24,18 +23,12 @@ import sys
 
 import zc.buildout.buildout
 
+from surge.buildout.ops.apply import digest
+
 # What else decides what zc.buildout builds of the same files.
 FORMAT = {"format": 1, "zc.buildout": importlib.metadata.version("zc.buildout"), "python": sys.executable}
+# What digest() says of a file that is not there.
 GONE = None
-
-
-def digest(path):
-    """SHA-256 of the file at PATH, or GONE."""
-    try:
-        with open(path, "rb") as stream:
-            return hashlib.sha256(stream.read()).hexdigest()
-    except FileNotFoundError:
-        return GONE
 
 
 def unchanged(files):
