@@ -243,6 +243,13 @@ class Bench:
                 "builds: this checkout's development build", lambda: {"no-op": self.timed(
                     [os.path.join(self.bin, "buildout"), "-N"], self.repository)},
                 "bin/buildout -N   (this checkout, built already)", accounting=False)
+            for name, extra in ((results.FRESH_ONE_AT_A_TIME, ["buildout:parts-=parallel-eggs"]),
+                                (results.FRESH_PARALLEL, [])):
+                found[name] = measured(
+                    f"builds: {name}", lambda extra=extra: {"cold": self.fresh_development_build(root, extra)},
+                    f"HOME=$(mktemp -d) (a ~/.buildout/default.cfg with empty eggs and download folders); "
+                    f"git clone . fresh && cd fresh && python3 bootstrap.py && bin/buildout -N "
+                    f"{' '.join(['buildout:allow-picked-versions=false', *extra])}", accounting=False)
         finally:
             # zc.buildout, which reads each server's secrets, changes the working directory.
             os.chdir(self.repository)
@@ -256,6 +263,34 @@ class Bench:
         if result.returncode:
             raise SystemExit(f"bench: {' '.join(command)} failed in {directory}:\n{result.stdout}{result.stderr}")
         return time.monotonic() - started
+
+    def fresh_development_build(self, root, extra):
+        """Seconds of bootstrap.py and bin/buildout in a clone of this checkout's HEAD, as on a fresh machine.
+
+        HOME is a new folder: no egg, download or pip cache. EXTRA is added to bin/buildout's command line.
+        """
+        home = os.path.join(root, "fresh-home")
+        checkout = os.path.join(root, "fresh-checkout")
+        for folder in (home, checkout):
+            shutil.rmtree(folder, ignore_errors=True)
+        folders = {key: os.path.join(home, ".buildout", key) for key in ("eggs", "downloads")}
+        for folder in folders.values():
+            os.makedirs(folder)
+        with open(os.path.join(home, ".buildout", "default.cfg"), "w") as stream:
+            stream.write(f"[buildout]\neggs-directory = {folders['eggs']}\ndownload-cache = {folders['downloads']}\n")
+        subprocess.run(["git", "clone", "-q", self.repository, checkout], check=True)
+        environment = dict(os.environ, HOME=home)
+        started = time.monotonic()
+        for command in ([sys.executable, "bootstrap.py"],
+                        ["bin/buildout", "-N", "buildout:allow-picked-versions=false", *extra]):
+            result = subprocess.run(command, cwd=checkout, env=environment, capture_output=True, text=True,
+                                    check=False)
+            if result.returncode:
+                raise SystemExit(f"bench: {' '.join(command)} failed in {checkout}:\n{result.stdout}{result.stderr}")
+        seconds = time.monotonic() - started
+        for folder in (home, checkout):
+            shutil.rmtree(folder, ignore_errors=True)
+        return seconds
 
     def empty_buildout(self, root, server_directory):
         """Seconds of a buildout with no part, run by a server's bin/buildout (the same zc.buildout)."""

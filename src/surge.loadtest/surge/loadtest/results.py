@@ -24,6 +24,8 @@ THROUGH_HAPROXY = "through HAProxy, 4 clients per Zope thread"
 DIRECT = "instances directly, 1 client per thread"
 EMPTY_BUILDOUT = "an empty buildout"
 DEVELOPMENT_BUILD = "buildout.cfg (this checkout)"
+FRESH_ONE_AT_A_TIME = "buildout.cfg, fresh machine, eggs one at a time"
+FRESH_PARALLEL = "buildout.cfg, fresh machine"
 SPIKE = "spike"
 STAMPEDE = "stampede"
 LOGIN_STORM = "login storm"
@@ -175,11 +177,14 @@ def spike_section(found):
 
 def builds_section(found):
     empty = found.get(EMPTY_BUILDOUT, {}).get("no-op")
-    rows = [(config, number(f.get("cold"), 1), number(f["no-op"], 2), ratio(f["no-op"], empty))
-            for config, f in found.items() if isinstance(f, dict) and "no-op" in f]
+    rows = [(config, number(f.get("cold"), 1), number(f.get("no-op"), 2), ratio(f.get("no-op"), empty))
+            for config, f in found.items() if isinstance(f, dict) and ("no-op" in f or "cold" in f)]
     return [".. rubric:: Builds: bin/buildout -N of each top-level file", "",
             "Cold: a new server directory with bin/buildout bootstrapped and the eggs already on the machine; "
-            "no-op: the same build again, against a buildout with no part run by the same zc.buildout.", "",
+            "no-op: the same build again, against a buildout with no part run by the same zc.buildout. "
+            "Fresh machine: bootstrap.py and the development build in a new clone with no egg, download or pip "
+            "cache, with the eggs installed several at a time (the parallel-eggs part) and one at a time (without "
+            "it, as zc.buildout alone does).", "",
             *table(("top-level file", "cold s", "no-op s", "no-op / empty buildout"), rows), *commands(found)]
 
 

@@ -28,6 +28,8 @@ from AuthEncoding import AuthEncoding
 from surge.buildout import build_secrets
 from surge.buildout.errors import ConfigError, where
 
+# The recipe this one loads (surge.buildout.recipes.parallel_eggs installs it early).
+LOADS = "plone.recipe.zope2instance"
 # plone.recipe.zope2instance's options that the settings section gives.
 FROM_SETTINGS = ("threads", "zodb-cache-size")
 
@@ -50,7 +52,7 @@ class Instance:
             options["secrets-digest"] = build_secrets.digest(self.secrets)
         self.reader = options.get("reader", "").strip()
         build_secrets.reader_group(self.reader)
-        recipe = zc.buildout.buildout._install_and_load("plone.recipe.zope2instance", "zc.buildout", "default",
+        recipe = zc.buildout.buildout._install_and_load(LOADS, "zc.buildout", "default",
                                                         buildout)
         self.recipe = recipe(buildout, name, options)
 
