@@ -5,7 +5,7 @@ a value not kept yet, or any of those files changed, loads the file again."""
 import os
 import stat
 
-from surge.buildout import remembered
+from surge.buildout import remembered, schema
 from surge.buildout.across import load
 
 
@@ -62,3 +62,37 @@ def test_nothing_is_written_without_a_record_or_a_change(tmp_path):
     memory_file = str(tmp_path / "checks" / "across.json")
     remembered.Memory(memory_file).save()
     assert not os.path.exists(memory_file)
+
+
+def test_what_a_daemons_program_said_is_kept_until_the_program_is_replaced(tmp_path):
+    program, calls, record = tmp_path / "patroni", tmp_path / "calls", str(tmp_path / "checks" / "daemons.json")
+
+    def install(says):
+        write(f"{program}.new", f"#!/bin/sh\necho asked >> {calls}\necho '{says}'\n")
+        os.chmod(f"{program}.new", 0o755)
+        os.replace(f"{program}.new", program)  # as a package upgrade does: a new file
+
+    def check(answers):
+        schema.Daemon.answers = answers
+        try:
+            return schema.PATRONI.problem(str(program), None)
+        finally:
+            schema.Daemon.answers = None
+
+    def asked():
+        return len(calls.read_text().splitlines())
+
+    install("patroni 4.0.4")
+    answers = remembered.Answers(record)
+    assert check(answers) is None and asked() == 1
+    answers.save()
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert check(remembered.Answers(record)) is None and asked() == 1
+
+    # Another program in its place is asked again, and refused.
+    install("hello")
+    answers = remembered.Answers(record)
+    assert check(answers) == f"is not patroni: '{program} --version' says 'hello'" and asked() == 2
+    # Without the record, every check asks.
+    install("patroni 4.0.4")
+    assert check(None) is None and check(None) is None and asked() == 4

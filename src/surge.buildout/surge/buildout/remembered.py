@@ -1,4 +1,5 @@
-"""The other servers' configurations as surge.buildout.across reads them, remembered between builds.
+"""What the checks learn that stays true between builds: the other servers' configurations as
+surge.buildout.across reads them, and what each daemon's program answered (Answers).
 
 Loading another server's top-level file with zc.buildout (every file it
 extends merged and deep-copied at each step) was a third of a production
@@ -14,6 +15,11 @@ check added). A file extended from a URL is never remembered: its content
 can change without its address. The record is written only by a build whose
 checks passed, and holds no secret: the checks read addresses, ports,
 counts and names (of secrets too, never their values).
+
+The checks ask each daemon's program who it is (``patroni --version``), so
+that another program in its place is refused; ``var/checks/daemons.json``
+keeps each answer with the program file's device, inode, size and times,
+which a package upgrade or any other replacement changes.
 """
 
 import importlib.metadata
@@ -79,14 +85,62 @@ class Memory:
     def save(self):
         """The record written to FILE, if there is one and it changed."""
         text = json.dumps({"about": FORMAT, "records": self.records}, sort_keys=True)
-        if not self.records or text == self.text:
-            return
-        os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
-        temporary = f"{self.file}.{os.getpid()}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, self.file)
+        if self.records and text != self.text:
+            write_private(self.file, text)
+
+
+def write_private(file, text):
+    """TEXT written whole into FILE, mode 0600, in a folder only its owner enters."""
+    os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)
+    temporary = f"{file}.{os.getpid()}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, file)
+
+
+def program_stamp(path):
+    """What changes when the program at PATH is replaced (a package upgrade writes a new file): the real
+    file's device, inode, size and times; None if it is not there."""
+    try:
+        found = os.stat(os.path.realpath(path))
+    except OSError:
+        return None
+    return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
+class Answers:
+    """What each daemon's program said when the checks asked it who it is (``patroni --version`` is a
+    Python start of a sixth of a second), read from FILE and kept while the program's file is the same one.
+    """
+
+    def __init__(self, file):
+        self.file = file
+        try:
+            with open(file) as stream:
+                self.text = stream.read()
+            kept = json.loads(self.text)
+        except (OSError, ValueError):
+            self.text, kept = "", {}
+        self.answers = kept.get("answers", {}) if kept.get("about") == FORMAT else {}
+
+    def said(self, program, arguments, ask):
+        """What PROGRAM said to ARGUMENTS: kept, or ASK() (which raises when the program does not run)."""
+        key = " ".join([program, *arguments])
+        stamp = program_stamp(program)
+        kept = self.answers.get(key)
+        if stamp is not None and kept is not None and kept["program"] == stamp:
+            return kept["said"]
+        said = ask()
+        if stamp is not None:
+            self.answers[key] = {"program": stamp, "said": said}
+        return said
+
+    def save(self):
+        """The answers written to FILE, if there are any and they changed."""
+        text = json.dumps({"about": FORMAT, "answers": self.answers}, sort_keys=True)
+        if self.answers and text != self.text:
+            write_private(self.file, text)
 
 
 class Remembered:

@@ -217,6 +217,9 @@ class Daemon(Type):
     name: str
     arguments: tuple
     pattern: str
+    # What each program said before, while its file is the same one (surge.buildout.remembered.Answers): the
+    # checks set it for their run; without it every check asks the program.
+    answers = None
 
     def accepts(self):
         return f"the absolute path of {self.name}'s program (``{self.name} {' '.join(self.arguments)}`` names it)"
@@ -225,11 +228,15 @@ class Daemon(Type):
         problem = PROGRAM.problem(value, buildout)
         if problem:
             return problem
-        try:
+
+        def ask():
             answer = subprocess.run([value, *self.arguments], capture_output=True, text=True, timeout=10)
+            return (answer.stdout + answer.stderr).strip()
+
+        try:
+            said = Daemon.answers.said(value, self.arguments, ask) if Daemon.answers else ask()
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"does not run as {self.name} ({error})"
-        said = (answer.stdout + answer.stderr).strip()
         if not re.search(self.pattern, said):
             first = said.splitlines()[0] if said else "nothing"
             return f"is not {self.name}: '{value} {' '.join(self.arguments)}' says {first!r}"

@@ -51,6 +51,7 @@ import socket
 from surge.buildout import across, contradictions, identities, remembered
 from surge.buildout.errors import fail, raw, where
 from surge.buildout.network import address_of, is_wildcard, valid_host
+from surge.buildout.schema import Daemon
 from surge.buildout.schemas import SCHEMAS, is_settings_section
 
 VALUE_SECTIONS = re.compile(r"^(hosts|ports|users|listen|topology|settings|[\w.-]+-settings)$")
@@ -62,16 +63,23 @@ LISTEN = re.compile(r"^\s*(?P<host>\[[^\]]+\]|[^:\s]+):(?P<port>\d+)(\+(?P<count
 class Checks:
     def __init__(self, buildout, name, options):
         self.buildout = buildout
+        # A folder of root's, beside the daemons' own in var/ (a cache, not a built file: parts/ holds those).
+        records = os.path.join(buildout["buildout"]["directory"], "var", name)
         fail(missing_references(buildout))
-        problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
+        answers = Daemon.answers = remembered.Answers(os.path.join(records, "daemons.json"))
+        try:
+            problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
+        finally:
+            Daemon.answers = None
         fail(problems)
         fail(contradictions.problems(buildout) + identities.problems(buildout, referenced(buildout, "users")))
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
-        # A folder of root's, beside the daemons' own in var/ (a cache, not a built file: parts/ holds those).
-        memory = remembered.Memory(os.path.join(buildout["buildout"]["directory"], "var", name, "across.json"))
+        memory = remembered.Memory(os.path.join(records, "across.json"))
         fail(across.problems(buildout, memory))
         fail(checkouts_in_production(buildout) + unlabelled_releases(buildout) + stray_keys(buildout))
-        memory.save()  # once every check passed: a refused build writes nothing
+        # Once every check passed: a refused build writes nothing.
+        memory.save()
+        answers.save()
 
     def install(self):
         return ()
