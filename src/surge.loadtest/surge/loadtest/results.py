@@ -181,7 +181,8 @@ def builds_section(found):
             for config, f in found.items() if isinstance(f, dict) and ("no-op" in f or "cold" in f)]
     return [".. rubric:: Builds: bin/buildout -N of each top-level file", "",
             "Cold: a new server directory with bin/buildout bootstrapped and the eggs already on the machine; "
-            "no-op: the same build again, against a buildout with no part run by the same zc.buildout. "
+            "no-op: the same build again (the median of three), against a buildout with no part run by the same "
+            "zc.buildout. "
             "Fresh machine: bootstrap.py and the development build in a new clone with no egg, download or pip "
             "cache, with the eggs installed several at a time (the parallel-eggs part) and one at a time (without "
             "it, as zc.buildout alone does).", "",
