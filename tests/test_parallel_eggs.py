@@ -49,7 +49,7 @@ def test_what_the_requirements_reach_through_their_pins_is_installed_and_nothing
         folder.mkdir()
     wheel(wheels, "pe-top", "1.0", requires=["pe-middle[fast]", "pe-unpinned", "pe-broken",
                                              'pe-never; python_version < "3"'])
-    wheel(wheels, "pe-middle", "2.0", extras={"fast": ["pe-bottom"], "slow": ["pe-slow"]})
+    wheel(wheels, "pe-middle", "2.0", requires=["pe-broken"], extras={"fast": ["pe-bottom"], "slow": ["pe-slow"]})
     for name in ("pe-bottom", "pe-slow", "pe-never", "pe-unpinned", "pe-spare"):
         wheel(wheels, name, "3.0")
     pins = {"pe-top": "1.0", "pe-middle": "2.0", "pe-bottom": "3.0", "pe-slow": "3.0", "pe-never": "3.0",
@@ -64,7 +64,8 @@ def test_what_the_requirements_reach_through_their_pins_is_installed_and_nothing
         said = capsys.readouterr().out
         assert "installed 3 distributions, 3 at a time" in said
         assert "left to zc.buildout, which tries again and says why: pe-broken\n" in said
-        assert "Couldn't find a distribution for 'pe-broken==9.9'" in said
+        # Tried once, though two distributions require it.
+        assert said.count("Couldn't find a distribution for 'pe-broken==9.9'") == 1
         assert "pe-unpinned" not in said
 
         # Everything else is there: only pe-broken is tried again.

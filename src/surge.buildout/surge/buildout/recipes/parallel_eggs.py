@@ -157,14 +157,13 @@ class Installation:
                 self.add(dist)
         self.walked = set()  # (project, extra), "" for the project itself
         self.waiting = {}  # project being installed: the extras asked of it
-        self.installed = []
+        self.installed, self.failed = [], []
 
     def run(self, requirements):
         import concurrent.futures  # here: a build with nothing to install does not load them
         import multiprocessing
 
         found = list(requirements)
-        failed = []
         # fork: each worker is this build's process, with zc.buildout's
         # settings (pins, download cache) as they are now.
         context = multiprocessing.get_context("fork")
@@ -182,8 +181,9 @@ class Installation:
                     extras = self.waiting.pop(project)
                     try:
                         locations = future.result()
-                    except BaseException as error:  # zc.buildout's own part reports it again
-                        failed.append(project)
+                    # BaseException: zc.buildout ends a failed pip with SystemExit.
+                    except BaseException as error:
+                        self.failed.append(project)
                         lines = str(error).strip().splitlines() or [type(error).__name__]
                         say(f"{project}: not installed here ({lines[-1]})")
                         continue
@@ -194,14 +194,16 @@ class Installation:
                     found.extend(self.requirements_of(project, extras))
         if self.installed:
             say(f"installed {len(self.installed)} distributions, {self.jobs} at a time")
-        if failed:
-            say(f"left to zc.buildout, which tries again and says why: {' '.join(failed)}")
+        if self.failed:
+            say(f"left to zc.buildout, which tries again and says why: {' '.join(self.failed)}")
 
     def follow(self, requirement, pool, running):
         project = canonicalize_name(requirement.project_name)
         extras = tuple(requirement.extras)
         if project in self.waiting:
             self.waiting[project].update(extras)
+            return
+        if project in self.failed:
             return
         if self.local(project) is not None:
             for needed in self.requirements_of(project, extras):
