@@ -64,9 +64,11 @@ def load_and_list(path, load):
     return config, files
 
 
-class Memory:
-    """What one build remembers of the other servers' files, read from FILE (nothing if unreadable or from
-    another zc.buildout or Python)."""
+class Kept:
+    """A record of what stays true between builds, read from FILE as ``{"about": FORMAT, KEY: entries}``
+    (no entries if unreadable or from another zc.buildout or Python) and written only when it changed."""
+
+    key = None
 
     def __init__(self, file):
         self.file = file
@@ -76,17 +78,23 @@ class Memory:
             kept = json.loads(self.text)
         except (OSError, ValueError):
             self.text, kept = "", {}
-        self.records = kept.get("records", {}) if kept.get("about") == FORMAT else {}
+        self.entries = kept.get(self.key, {}) if kept.get("about") == FORMAT else {}
+
+    def save(self):
+        """The entries written to FILE, if there are any and they changed."""
+        text = json.dumps({"about": FORMAT, self.key: self.entries}, sort_keys=True)
+        if self.entries and text != self.text:
+            write_private(self.file, text)
+
+
+class Memory(Kept):
+    """What one build remembers of the other servers' files: an entry per top-level file."""
+
+    key = "records"
 
     def config(self, path, load):
         """The configuration of the top-level file PATH, loaded with LOAD only if a value is not known."""
         return Remembered(self, path, load)
-
-    def save(self):
-        """The record written to FILE, if there is one and it changed."""
-        text = json.dumps({"about": FORMAT, "records": self.records}, sort_keys=True)
-        if self.records and text != self.text:
-            write_private(self.file, text)
 
 
 def write_private(file, text):
@@ -109,38 +117,24 @@ def program_stamp(path):
     return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
 
 
-class Answers:
+class Answers(Kept):
     """What each daemon's program said when the checks asked it who it is (``patroni --version`` is a
-    Python start of a sixth of a second), read from FILE and kept while the program's file is the same one.
+    Python start of a sixth of a second), kept while the program's file is the same one.
     """
 
-    def __init__(self, file):
-        self.file = file
-        try:
-            with open(file) as stream:
-                self.text = stream.read()
-            kept = json.loads(self.text)
-        except (OSError, ValueError):
-            self.text, kept = "", {}
-        self.answers = kept.get("answers", {}) if kept.get("about") == FORMAT else {}
+    key = "answers"
 
     def said(self, program, arguments, ask):
         """What PROGRAM said to ARGUMENTS: kept, or ASK() (which raises when the program does not run)."""
         key = " ".join([program, *arguments])
         stamp = program_stamp(program)
-        kept = self.answers.get(key)
+        kept = self.entries.get(key)
         if stamp is not None and kept is not None and kept["program"] == stamp:
             return kept["said"]
         said = ask()
         if stamp is not None:
-            self.answers[key] = {"program": stamp, "said": said}
+            self.entries[key] = {"program": stamp, "said": said}
         return said
-
-    def save(self):
-        """The answers written to FILE, if there are any and they changed."""
-        text = json.dumps({"about": FORMAT, "answers": self.answers}, sort_keys=True)
-        if self.answers and text != self.text:
-            write_private(self.file, text)
 
 
 class Remembered:
@@ -149,16 +143,16 @@ class Remembered:
 
     def __init__(self, memory, path, load):
         self.memory, self.path, self.load, self.loaded = memory, path, load, None
-        record = memory.records.get(path)
+        record = memory.entries.get(path)
         if record is None or not unchanged(record["files"]):
             self.start_record()
 
     def start_record(self, files=None):
-        self.memory.records[self.path] = {"files": files, "values": {}, "keys": {}}
+        self.memory.entries[self.path] = {"files": files, "values": {}, "keys": {}}
 
     @property
     def record(self):
-        return self.memory.records[self.path]
+        return self.memory.entries[self.path]
 
     def real(self):
         if self.loaded is None:

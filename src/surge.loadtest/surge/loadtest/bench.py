@@ -261,9 +261,10 @@ class Bench:
         self.figures["builds"] = found
 
     @staticmethod
-    def timed(command, directory):
+    def timed(command, directory, environment=None):
         started = time.monotonic()
-        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, cwd=directory, env=environment, capture_output=True, text=True,
+                                check=False)
         if result.returncode:
             raise SystemExit(f"bench: {' '.join(command)} failed in {directory}:\n{result.stdout}{result.stderr}")
         return time.monotonic() - started
@@ -284,14 +285,8 @@ class Bench:
             stream.write(f"[buildout]\neggs-directory = {folders['eggs']}\ndownload-cache = {folders['downloads']}\n")
         subprocess.run(["git", "clone", "-q", self.repository, checkout], check=True)
         environment = dict(os.environ, HOME=home)
-        started = time.monotonic()
-        for command in ([sys.executable, "bootstrap.py"],
-                        ["bin/buildout", "-N", "buildout:allow-picked-versions=false", *extra]):
-            result = subprocess.run(command, cwd=checkout, env=environment, capture_output=True, text=True,
-                                    check=False)
-            if result.returncode:
-                raise SystemExit(f"bench: {' '.join(command)} failed in {checkout}:\n{result.stdout}{result.stderr}")
-        seconds = time.monotonic() - started
+        seconds = sum(self.timed(command, checkout, environment) for command in (
+            [sys.executable, "bootstrap.py"], ["bin/buildout", "-N", "buildout:allow-picked-versions=false", *extra]))
         for folder in (home, checkout):
             shutil.rmtree(folder, ignore_errors=True)
         return seconds
