@@ -3,6 +3,7 @@ started in the order production needs and stopped by the test that started it.
 """
 
 import base64
+import collections
 import contextlib
 import http.client
 import json
@@ -15,7 +16,7 @@ import time
 import urllib.parse
 
 from conftest import port_open, run, supervisorctl, wait_until
-from surge.buildout import build_secrets, secretsfile
+from surge.buildout import across, build_secrets, secretsfile
 from surge.cluster import running as cluster_running
 from surge.cluster import topology
 
@@ -54,31 +55,64 @@ def load(host, port, path, headers, clients, seconds, stop=None):
     return load_with(lambda: request(host, port, path, headers=headers)[0], clients, seconds, stop)
 
 
-def load_with(ask, clients, seconds, stop=None, pause=0):
+# One failed request of a load: its status (or the error), when it was sent (time.monotonic()) and the clock then.
+Failure = collections.namedtuple("Failure", "status sent clock")
+
+
+class Load:
     """CLIENTS threads calling ASK (a request: its status) for SECONDS, or until the event STOP is set,
-    each PAUSE seconds between requests: (answers, failures); a status other than 200 or an error is a
-    failure, kept with its time."""
-    deadline = time.monotonic() + seconds
-    answers, failures, lock = [], [], threading.Lock()
+    each PAUSE seconds between requests, from the moment it is made. ANSWERS (the statuses 200) and
+    FAILURES (any other status, or any error: a cut response too) grow as it runs; join() waits for its end."""
 
-    def client():
-        while time.monotonic() < deadline and not (stop and stop.is_set()):
-            try:
-                status = ask()
-                outcome = answers if status == 200 else failures
-            except OSError as error:
-                status, outcome = repr(error), failures
-            with lock:
-                outcome.append(status if outcome is answers else f"{status} at {time.strftime('%H:%M:%S')}")
-            if pause:
-                time.sleep(pause)
+    def __init__(self, ask, clients, seconds, stop=None, pause=0):
+        deadline = time.monotonic() + seconds
+        self.answers, self.failures, lock = [], [], threading.Lock()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers, failures
+        def client():
+            while time.monotonic() < deadline and not (stop and stop.is_set()):
+                sent = time.monotonic()
+                try:
+                    status = ask()
+                except (OSError, http.client.HTTPException) as error:
+                    status = repr(error)
+                with lock:
+                    if status == 200:
+                        self.answers.append(status)
+                    else:
+                        self.failures.append(Failure(status, sent, time.strftime("%H:%M:%S")))
+                if pause:
+                    time.sleep(pause)
+
+        self.threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def join(self):
+        """(answers, failures) once every client has stopped."""
+        for thread in self.threads:
+            thread.join()
+        return self.answers, self.failures
+
+
+def load_with(ask, clients, seconds, stop=None, pause=0):
+    """A Load run to its end: (answers, failures)."""
+    return Load(ask, clients, seconds, stop, pause).join()
+
+
+def instance_threads(root):
+    """Every thread of one instance that answers requests (the request threads and the spare ones): how many
+    responses it can be writing at once."""
+    settings = across.load(os.path.join(root, "app-master", "cluster.cfg"))["instance-settings"]
+    return int(settings["threads"]) + int(settings["spare-threads"])
+
+
+def only_the_killed_instances_requests_failed(failures, killed, threads):
+    """Assert that no request sent after KILLED (time.monotonic()) failed, and no more than the killed instance's
+    THREADS in flight then: HAProxy sends a request again when its instance did not answer, but a response cut
+    in the middle of its body has reached the client already."""
+    assert [failure for failure in failures if failure.sent >= killed] == [], failures[:5]
+    assert len(failures) <= threads, failures[:5]
+    print(f"{len(failures)} requests in flight at the killed instance cut: {[failure.status for failure in failures]}")
 
 
 def nginx_limit(root, zone):
