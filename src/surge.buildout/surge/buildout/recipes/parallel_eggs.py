@@ -21,7 +21,11 @@ stops the build with its own message. Each is installed whole (zc.buildout
 installs into a temporary directory and renames). ``var/parallel-eggs.sha256``
 keeps a digest of the requirements, the pins and the eggs directories' listings
 as the last run left them; while it matches, there is nothing to follow.
-Offline or installing from the download cache only, it does nothing.
+Offline or installing from the download cache only, it installs nothing.
+
+It also hands zc.recipe.egg the working sets it resolved in an earlier build
+while nothing they depend on changed (surge.buildout.working_sets): loading it
+is the first moment of the build that comes before every part's resolution.
 """
 
 import hashlib
@@ -34,6 +38,7 @@ from packaging.utils import canonicalize_name
 # zc.buildout's own copy: setuptools no longer ships pkg_resources.
 from zc.buildout.easy_install import pkg_resources
 
+from surge.buildout import working_sets
 from surge.buildout.progress import sayer
 from surge.buildout.recipes import instance
 
@@ -49,6 +54,7 @@ class ParallelEggs:
         self.jobs = 2 * (os.cpu_count() or 1)
         self.settings = buildout["buildout"]
         self.stamp = os.path.join(self.settings["directory"], "var", "parallel-eggs.sha256")
+        working_sets.remember(buildout)
         # The later parts' recipes load after this one, each installing its
         # distribution's requirements one by one unless they are here first.
         if self.active():

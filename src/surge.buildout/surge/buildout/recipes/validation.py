@@ -66,12 +66,9 @@ class Checks:
         # A folder of root's, beside the daemons' own in var/ (a cache, not a built file: parts/ holds those).
         records = os.path.join(buildout["buildout"]["directory"], "var", name)
         fail(missing_references(buildout))
+        # Kept for the rest of the build: the parts that render a file check their own settings again.
         answers = Daemon.answers = remembered.Answers(os.path.join(records, "daemons.json"))
-        try:
-            problems = bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout)
-        finally:
-            Daemon.answers = None
-        fail(problems)
+        fail(bad_ports(buildout) + bad_hosts(buildout) + bad_users(buildout) + bad_settings(buildout))
         fail(contradictions.problems(buildout) + identities.problems(buildout, referenced(buildout, "users")))
         fail(collisions(buildout) + ssh_collisions(buildout) + wildcard_binds(buildout) + foreign_binds(buildout))
         memory = remembered.Memory(os.path.join(records, "across.json"))
