@@ -17,7 +17,7 @@ class Build(dict):
 
 
 def resolve(settings, newest=False):
-    """One build's zc.recipe.egg resolution of pe-top, through working_sets: (the distributions' 'name
+    """One build's zc.recipe.egg resolution of ws-top, through working_sets: (the distributions' 'name
     version', how many times zc.buildout's installer ran)."""
     build = Build(buildout=settings)
     working_sets.remember(build)
@@ -32,7 +32,7 @@ def resolve(settings, newest=False):
 
     zc.buildout.easy_install.install = counted
     try:
-        working_set = recipe._working_set(["pe-top"], settings["eggs-directory"],
+        working_set = recipe._working_set(["ws-top"], settings["eggs-directory"],
                                         settings["develop-eggs-directory"], newest=newest,
                                         links=[settings["find-links"]], index=settings["index"])
     finally:
@@ -41,32 +41,34 @@ def resolve(settings, newest=False):
 
 
 def test_a_resolution_is_kept_while_pins_and_eggs_stay_the_same(tmp_path):
+    # Names of this test's own: run after tests/test_parallel_eggs.py in one process, zc.buildout's installer
+    # found that test's pe-top (which requires pe-broken) for a pe-top of this one.
     wheels, eggs, develop, index = (tmp_path / name for name in ("wheels", "eggs", "develop-eggs", "index"))
     for folder in (wheels, eggs, develop, index):
         folder.mkdir()
-    wheel(wheels, "pe-top", "1.0", requires=["pe-bottom"])
+    wheel(wheels, "ws-top", "1.0", requires=["ws-bottom"])
     for version in ("3.0", "4.0"):
-        wheel(wheels, "pe-bottom", version)
+        wheel(wheels, "ws-bottom", version)
     settings = {"directory": str(tmp_path), "eggs-directory": str(eggs), "develop-eggs-directory": str(develop),
                 "find-links": str(wheels), "index": index.as_uri()}
     record = tmp_path / "var" / "working-sets.json"
-    old_pins = zc.buildout.easy_install.default_versions({"pe-top": "1.0", "pe-bottom": "3.0"})
+    old_pins = zc.buildout.easy_install.default_versions({"ws-top": "1.0", "ws-bottom": "3.0"})
     try:
-        assert resolve(settings) == (["pe-bottom 3.0", "pe-top 1.0"], 1)
+        assert resolve(settings) == (["ws-bottom 3.0", "ws-top 1.0"], 1)
         assert oct(os.stat(record).st_mode & 0o777) == "0o600"
         # The next build: the same, from the record.
-        assert resolve(settings) == (["pe-bottom 3.0", "pe-top 1.0"], 0)
+        assert resolve(settings) == (["ws-bottom 3.0", "ws-top 1.0"], 0)
         # A pin changed: resolved again, and kept.
-        zc.buildout.easy_install.default_versions({"pe-top": "1.0", "pe-bottom": "4.0"})
-        assert resolve(settings) == (["pe-bottom 4.0", "pe-top 1.0"], 1)
-        assert resolve(settings) == (["pe-bottom 4.0", "pe-top 1.0"], 0)
+        zc.buildout.easy_install.default_versions({"ws-top": "1.0", "ws-bottom": "4.0"})
+        assert resolve(settings) == (["ws-bottom 4.0", "ws-top 1.0"], 1)
+        assert resolve(settings) == (["ws-bottom 4.0", "ws-top 1.0"], 0)
         # An egg that appeared in the eggs directory (another build's) may change what is picked.
-        (eggs / "pe_other-1.0-py3.11.egg").mkdir()
-        assert resolve(settings) == (["pe-bottom 4.0", "pe-top 1.0"], 1)
+        (eggs / "ws_other-1.0-py3.11.egg").mkdir()
+        assert resolve(settings) == (["ws-bottom 4.0", "ws-top 1.0"], 1)
         # Newest: zc.buildout asks the index, so nothing is taken from the record.
-        assert resolve(settings, newest=True) == (["pe-bottom 4.0", "pe-top 1.0"], 1)
+        assert resolve(settings, newest=True) == (["ws-bottom 4.0", "ws-top 1.0"], 1)
         # The record is a cache: without it, the build resolves as before.
         record.unlink()
-        assert resolve(settings) == (["pe-bottom 4.0", "pe-top 1.0"], 1)
+        assert resolve(settings) == (["ws-bottom 4.0", "ws-top 1.0"], 1)
     finally:
         zc.buildout.easy_install.default_versions(old_pins)
