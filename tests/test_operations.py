@@ -480,6 +480,7 @@ def test_a_backup_restored_in_place_replaces_the_content_and_keeps_the_previous_
     before = objects_in(site, primary, "surge")
     output = run([os.path.join(directory, "bin", "restore-site"), dump], cwd=directory, timeout=900).stdout
     print(output)
+    assert "restore-site: every web server's Varnish answers the site" in output, output
     assert "restore-site: done: the site answers from" in output, output
     aside = re.search(r"kept as (surge_before_\d{8}T\d{6}Z)", output)[1]
     wait_until(all_instances_up, 180, "every instance up on the restored database")

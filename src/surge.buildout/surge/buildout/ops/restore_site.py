@@ -17,7 +17,9 @@ starts:
 5. start the instances again and wait until the site answers on this
    server's first instance;
 6. ban every page from every web server's Varnish, so visitors get the
-   restored site, not the cached one.
+   restored site, not the cached one, and wait until each one's Varnish
+   answers the site: its health probe sees the instances again a few
+   seconds after they answer.
 
 If the restored site does not answer within ANSWER_SECONDS, the step back is
 automatic: the instances stop, the restored database is renamed
@@ -33,6 +35,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 from surge.buildout.ops.backup import as_postgres
@@ -97,10 +100,14 @@ def empty_memcached(app_servers):
 
 def ban_everything(web_servers):
     for server in web_servers:
-        url = f"http://{server.address}:{server.config['ports']['varnish']}/"
-        with urllib.request.urlopen(urllib.request.Request(url, method="BAN"), timeout=10) as answer:
+        with urllib.request.urlopen(urllib.request.Request(varnish_url(server, "/"), method="BAN"),
+                                    timeout=10) as answer:
             if answer.status != 200:
                 raise SystemExit(f"restore-site: Varnish of {server.key} answered {answer.status} to BAN")
+
+
+def varnish_url(server, path):
+    return f"http://{server.address}:{server.config['ports']['varnish']}{path}"
 
 
 def answers(url, seconds):
@@ -167,6 +174,13 @@ def main(*, bin_dir, user, socket_dir, port, site_database, owner, site_url, dir
         raise SystemExit(f"restore-site: back on the previous database; the restored one is kept as {failed}")
     ban_everything(web_servers)
     say("every web server's Varnish banned its pages")
+    path = urllib.parse.urlsplit(site_url).path
+    waiting = [server.key for server in web_servers if not answers(varnish_url(server, path), ANSWER_SECONDS)]
+    if waiting:
+        raise SystemExit(f"restore-site: the site answers from {args.dump} on the app servers, but not through "
+                         f"the Varnish of {', '.join(waiting)} within {ANSWER_SECONDS} s (bin/supervisorctl status "
+                         f"there). The previous database is kept as {before}")
+    say("every web server's Varnish answers the site")
     say(f"done: the site answers from {args.dump}. The previous database is kept as {before} with the edits "
         f"made since the backup; drop it when sure: DROP DATABASE \"{before}\"")
     return 0
