@@ -66,14 +66,25 @@ class RememberedWorkingSets(dict):
 
     def state(self):
         """A digest of what a resolution decides from: the pins and what is installed where it looks."""
-        digest = hashlib.sha256()
-        pins = zc.buildout.easy_install.Installer._versions
-        for line in sorted(f"{project}={version}" for project, version in pins.items()):
-            digest.update(line.encode() + b"\n")
-        for directory, stat in self.directories:
-            for entry in listing(directory, stat):
-                digest.update(entry.encode() + b"\n")
-        return digest.hexdigest()
+        return digest_of([*pin_lines(), *(entry for directory, stat in self.directories
+                                          for entry in listing(directory, stat))])
+
+
+def pins():
+    """[versions] as zc.buildout holds it: {canonical project name: version}."""
+    return zc.buildout.easy_install.Installer._versions
+
+
+def pin_lines():
+    return sorted(f"{project}={version}" for project, version in pins().items())
+
+
+def digest_of(lines):
+    """The SHA-256 (hex) of LINES, each ended by a newline."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
 
 
 def decided_here(key):

@@ -28,7 +28,6 @@ while nothing they depend on changed (surge.buildout.working_sets): loading it
 is the first moment of the build that comes before every part's resolution.
 """
 
-import hashlib
 import os
 import sys
 
@@ -87,11 +86,9 @@ class ParallelEggs:
 
     def state(self, requirements):
         """What the last run's work depends on: the requirements, the pins, what is installed."""
-        digest = hashlib.sha256()
-        for line in (*sorted(requirements), *sorted(f"{k}={v}" for k, v in pins().items()),
-                     *listing(self.settings["eggs-directory"]), *listing(self.settings["develop-eggs-directory"])):
-            digest.update(line.encode() + b"\n")
-        return digest.hexdigest()
+        return working_sets.digest_of([*sorted(requirements), *working_sets.pin_lines(),
+                                       *working_sets.listing(self.settings["eggs-directory"]),
+                                       *working_sets.listing(self.settings["develop-eggs-directory"])])
 
 
 def eggs_of(options):
@@ -115,26 +112,14 @@ def recipes_of(buildout, parts):
                 yield pkg_resources.Requirement.parse(LOADS[recipe])
 
 
-def listing(directory):
-    try:
-        return sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return []
-
-
 def installed_projects(settings):
     """The projects with an egg in the eggs directory or a develop egg, by name only (cheap)."""
-    names = {entry.split("-")[0] for entry in listing(settings["eggs-directory"])}
-    for entry in listing(settings["develop-eggs-directory"]):
+    names = {entry.split("-")[0] for entry in working_sets.listing(settings["eggs-directory"])}
+    for entry in working_sets.listing(settings["develop-eggs-directory"]):
         for suffix in (".egg-link", ".dist-info"):
             if entry.endswith(suffix):
                 names.add(entry[: -len(suffix)].split("-")[0])
     return {canonicalize_name(name) for name in names}
-
-
-def pins():
-    """[versions] as zc.buildout holds it: {canonical project name: version}."""
-    return zc.buildout.easy_install.Installer._versions
 
 
 def read(path):
@@ -153,7 +138,7 @@ class Installation:
         self.eggs = settings["eggs-directory"]
         self.where = (settings.get("find-links", "").split(), settings.get("index"),
                       tuple(settings.get("allow-hosts", "*").split()))
-        self.pins = pins()
+        self.pins = working_sets.pins()
         self.dists = {}  # project: its installed distributions
         environment = pkg_resources.Environment(
             installer_paths(self.eggs) + [settings["develop-eggs-directory"]]
