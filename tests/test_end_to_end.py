@@ -147,7 +147,7 @@ def haproxy_command(root, command):
 class BusyPools:
     """The cluster's pools made as busy as a test needs, on app-master's HAProxy: a pool's instances stopped
     (SIGSTOP) as busy ones, HAProxy's health checks of them paused so none goes down; requests sent in
-    threads, each answer kept with the moment it came. On leaving, everything resumed and answered."""
+    threads, each answer kept. On leaving, everything resumed and answered."""
 
     def __init__(self, root):
         # An instance in HAProxy's slow start (just up) takes fewer requests than its threads for a while.
@@ -156,7 +156,7 @@ class BusyPools:
         self.root, self.sizes = root, {}
         for (pool, name), row in instance_rows().items():
             self.sizes.setdefault(pool, {})[name] = int(row["slim"])
-        self.pids, self.stopped, self.answers, self.came, self.clients = instance_pids(root), [], {}, {}, {}
+        self.pids, self.stopped, self.answers, self.clients = instance_pids(root), [], {}, {}
 
     def __enter__(self):
         return self
@@ -168,7 +168,6 @@ class BusyPools:
         def client():
             self.answers[key] = request(APP_MASTER, HAPROXY, VHM + "/", headers=headers, source=APP_MASTER,
                                         timeout=60)
-            self.came[key] = time.monotonic()
         self.clients[key] = threading.Thread(target=client)
         self.clients[key].start()
 
@@ -222,23 +221,42 @@ def test_a_member_request_borrows_only_an_idle_shared_thread_and_else_queues_in_
     wait_until(all_instances_up, 60, "every instance up again in HAProxy")
 
 
+def streams(root, backend):
+    """{client port: HAProxy's server for it, None while it waits in the queue} of BACKEND's requests."""
+    found = {}
+    for line in haproxy_command(root, "show sess").splitlines():
+        match = re.search(r" src=[\d.]+:(\d+) fe=\S+ be=(\S+) srv=(\S+) ", line)
+        if match and match.group(2) == backend:
+            found[int(match.group(1))] = None if match.group(3) == "<none>" else match.group(3)
+    return found
+
+
 def test_a_login_goes_ahead_of_the_members_pages_queued_before_it(site):
     with BusyPools(site) as pools:
         pools.fill("shared", {})
         pools.fill("member", MEMBER)
-        # More members' pages queued than the member pool has threads, then a login.
+        # More members' pages queued than the member pool has threads, then a login; each one's connection
+        # is told apart in HAProxy's sessions by its client port.
         pages = [f"member page {number}" for number in range(pools.threads("member") + 1)]
-        for number, key in enumerate(pages, 1):
-            pools.ask(key, MEMBER)
-            wait_until(lambda: backend_load("member")[1] == number, 10, f"{number} member pages queued")
-        pools.ask("login", {**MEMBER, "X-Surge-Login": "1"})
-        wait_until(lambda: backend_load("member")[1] == len(pages) + 1, 10, "the login queued behind them")
-        pools.resume("member")
-        pools.answered(*pages, "login")
-    came = pools.came
-    # First come, first served would answer the login after the pool's first threads' worth of pages.
-    later = [key for key in pages if came[key] > came["login"]]
-    assert len(later) >= 2, {key: round(came[key] - came["login"], 3) for key in pages}
+        ports = {}
+        for key, headers in [*((page, MEMBER) for page in pages), ("login", {**MEMBER, "X-Surge-Login": "1"})]:
+            before = set(streams(site, "member"))
+            pools.ask(key, headers)
+            wait_until(lambda: len(set(streams(site, "member")) - before) == 1, 10, f"{key} in HAProxy")
+            (ports[key],) = set(streams(site, "member")) - before
+        wait_until(lambda: backend_load("member")[1] == len(ports), 10, "every page and the login queued")
+        # One more connection allowed to the (stopped) member instance: HAProxy hands it the first request
+        # of its queue. First come, first served would hand it the first page.
+        (instance,) = pools.sizes["member"]
+        limit = pools.sizes["member"][instance]
+        haproxy_command(site, f"set maxconn server member/{instance} {limit + 1}")
+        try:
+            wait_until(lambda: backend_load("member")[1] == len(ports) - 1, 10, "one request taken off the queue")
+            dispatched = streams(site, "member")
+        finally:
+            haproxy_command(site, f"set maxconn server member/{instance} {limit}")
+        taken = sorted(key for key, port in ports.items() if dispatched.get(port))
+        assert taken == ["login"], {key: dispatched.get(port) for key, port in ports.items()}
     assert all(status == 200 for status, _, _ in pools.answers.values())
     wait_until(all_instances_up, 60, "every instance up again in HAProxy")
 
